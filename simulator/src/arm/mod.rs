@@ -1,0 +1,3 @@
+//! ARM vocabulary: errors (`ArmError` → CloudError), api-versions, ids and the wire shapes of resources.
+
+pub mod error;
