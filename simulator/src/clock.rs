@@ -57,7 +57,9 @@ impl Timestamp {
 
     /// `M/d/yyyy h:mm:ss tt`, the US format ARM uses in `ExpiredAuthenticationToken` messages.
     pub fn to_us_string(self) -> String {
-        self.to_jiff().strftime("%-m/%-d/%Y %-I:%M:%S %p").to_string()
+        self.to_jiff()
+            .strftime("%-m/%-d/%Y %-I:%M:%S %p")
+            .to_string()
     }
 
     /// The HTTP `Date` header format.
@@ -253,13 +255,16 @@ impl Clock {
                 (self.wall_origin.elapsed().as_secs_f64() * scale * 1000.0) as i64
             }
         };
-        self.start.plus(VDuration::from_millis(run)).plus(self.advanced)
+        self.start
+            .plus(VDuration::from_millis(run))
+            .plus(self.advanced)
     }
 
     /// Moves virtual time forward. Negative spans are ignored: time never runs backwards.
     pub fn advance(&mut self, by: VDuration) {
         if by.as_millis() > 0 {
-            self.advanced = VDuration::from_millis(self.advanced.as_millis().saturating_add(by.as_millis()));
+            self.advanced =
+                VDuration::from_millis(self.advanced.as_millis().saturating_add(by.as_millis()));
         }
     }
 
@@ -328,9 +333,18 @@ mod tests {
     fn retry_after_in_wall_seconds_is_whole_and_at_least_one() {
         let sixty = VDuration::from_secs(60);
         assert_eq!(ClockMode::Manual.wall_retry_after_secs(sixty), 60);
-        assert_eq!(ClockMode::Scaled { scale: 60.0 }.wall_retry_after_secs(sixty), 1);
-        assert_eq!(ClockMode::Scaled { scale: 180.0 }.wall_retry_after_secs(sixty), 1);
-        assert_eq!(ClockMode::Scaled { scale: 20.0 }.wall_retry_after_secs(sixty), 3);
+        assert_eq!(
+            ClockMode::Scaled { scale: 60.0 }.wall_retry_after_secs(sixty),
+            1
+        );
+        assert_eq!(
+            ClockMode::Scaled { scale: 180.0 }.wall_retry_after_secs(sixty),
+            1
+        );
+        assert_eq!(
+            ClockMode::Scaled { scale: 20.0 }.wall_retry_after_secs(sixty),
+            3
+        );
         assert_eq!(ClockMode::Manual.wall_retry_after_secs(VDuration::ZERO), 1);
     }
 

@@ -256,7 +256,10 @@ mod tests {
     #[test]
     fn authorization_keeps_its_scheme_only() {
         let h = redact_headers(&[("Authorization".into(), "Bearer abc.def.ghi".into())]);
-        assert_eq!(h, vec![("authorization".into(), format!("Bearer {REDACTED}"))]);
+        assert_eq!(
+            h,
+            vec![("authorization".into(), format!("Bearer {REDACTED}"))]
+        );
     }
 
     #[test]

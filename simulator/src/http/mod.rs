@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn query_params_match_names_case_insensitively() {
         let req = HttpRequest::new("get", "/x?API-Version=2024-05-01&a=1");
-        assert_eq!(req.query_param("api-version").as_deref(), Some("2024-05-01"));
+        assert_eq!(
+            req.query_param("api-version").as_deref(),
+            Some("2024-05-01")
+        );
         assert_eq!(req.method, "GET");
     }
 }

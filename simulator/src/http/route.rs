@@ -140,7 +140,10 @@ impl Route {
 
     /// Whether this route is part of ARM (and so needs an `api-version` and a bearer token).
     pub fn is_arm(&self) -> bool {
-        !matches!(self, Route::Admin(_) | Route::Other | Route::MetadataEndpoints)
+        !matches!(
+            self,
+            Route::Admin(_) | Route::Other | Route::MetadataEndpoints
+        )
     }
 
     pub fn parse(path: &str) -> Result<Route, ArmError> {
@@ -290,7 +293,8 @@ fn parse_admin(s: &[&str]) -> Result<Route, ArmError> {
 mod tests {
     use super::*;
 
-    const SVC: &str = "/subscriptions/S/resourceGroups/Rg/providers/Microsoft.ApiManagement/service/Contoso";
+    const SVC: &str =
+        "/subscriptions/S/resourceGroups/Rg/providers/Microsoft.ApiManagement/service/Contoso";
 
     fn svc() -> ServiceRef {
         ServiceRef {
@@ -302,30 +306,55 @@ mod tests {
 
     #[test]
     fn keywords_match_in_any_case_and_names_keep_theirs() {
-        let lower = SVC.to_lowercase().replace("/contoso", "/Contoso").replace("/rg/", "/Rg/").replace("/s/", "/S/");
-        assert_eq!(Route::parse(&format!("{lower}/BACKUP")), Ok(Route::ServiceAction(svc(), ServiceAction::Backup)));
+        let lower = SVC
+            .to_lowercase()
+            .replace("/contoso", "/Contoso")
+            .replace("/rg/", "/Rg/")
+            .replace("/s/", "/S/");
+        assert_eq!(
+            Route::parse(&format!("{lower}/BACKUP")),
+            Ok(Route::ServiceAction(svc(), ServiceAction::Backup))
+        );
         assert_eq!(Route::parse(SVC), Ok(Route::Service(svc())));
     }
 
     #[test]
     fn double_slash_before_operationresults_is_the_same_route() {
         let want = Route::OperationResult(svc(), "abc=".into());
-        assert_eq!(Route::parse(&format!("{SVC}//operationresults/abc%3D")), Ok(want.clone()));
-        assert_eq!(Route::parse(&format!("{SVC}/operationResults/abc=")), Ok(want));
+        assert_eq!(
+            Route::parse(&format!("{SVC}//operationresults/abc%3D")),
+            Ok(want.clone())
+        );
+        assert_eq!(
+            Route::parse(&format!("{SVC}/operationResults/abc=")),
+            Ok(want)
+        );
     }
 
     #[test]
     fn storage_routes_parse() {
-        let base = "/subscriptions/S/resourceGroups/Rg/providers/Microsoft.Storage/storageAccounts/acct";
-        assert!(matches!(Route::parse(&format!("{base}/listKeys")), Ok(Route::StorageAction(_, StorageAction::ListKeys))));
-        assert!(matches!(Route::parse(&format!("{base}/blobServices/default/containers/c1")), Ok(Route::Container(_, c)) if c == "c1"));
-        assert!(matches!(Route::parse(&format!("{base}/blobServices/default/containers")), Ok(Route::Containers(_))));
+        let base =
+            "/subscriptions/S/resourceGroups/Rg/providers/Microsoft.Storage/storageAccounts/acct";
+        assert!(matches!(
+            Route::parse(&format!("{base}/listKeys")),
+            Ok(Route::StorageAction(_, StorageAction::ListKeys))
+        ));
+        assert!(
+            matches!(Route::parse(&format!("{base}/blobServices/default/containers/c1")), Ok(Route::Container(_, c)) if c == "c1")
+        );
+        assert!(matches!(
+            Route::parse(&format!("{base}/blobServices/default/containers")),
+            Ok(Route::Containers(_))
+        ));
     }
 
     #[test]
     fn unknown_paths_are_other_and_unknown_admin_paths_are_errors() {
         assert_eq!(Route::parse("/tenant/oauth2/v2.0/token"), Ok(Route::Other));
-        assert_eq!(Route::parse(&format!("{SVC}/nonsense/x/y")), Ok(Route::Other));
+        assert_eq!(
+            Route::parse(&format!("{SVC}/nonsense/x/y")),
+            Ok(Route::Other)
+        );
         assert!(Route::parse("/_armsim/nope").is_err());
     }
 }

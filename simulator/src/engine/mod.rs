@@ -1,0 +1,1484 @@
+//! The world and its rules: services, storage and operations. Synchronous, no I/O, no sleeping.
+//!
+//! Every command takes `now`. Before a command runs, [`Engine::settle`] finishes, in deadline order,
+//! every operation whose end is at or before `now` and applies its effects (writing the backup blob,
+//! replacing the restored configuration) at its own end time. So state is a function of the clock, and
+//! advancing 30 days is one call.
+
+pub mod ids;
+pub mod model;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::arm::api_version::{body_rules, BodyRules, FIRST_ACCESS_TYPE_VERSION};
+use crate::arm::error::ArmError;
+use crate::arm::{region, wire};
+use crate::clock::Timestamp;
+use crate::http::route::{ServiceRef, StorageRef};
+use ids::Ids;
+use model::*;
+
+/// What an operation-result poll finds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollAnswer {
+    Running,
+    Succeeded(Value),
+    Failed(FailureSpec),
+}
+
+/// A started operation: its id, for the Location header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub operation_id: String,
+}
+
+/// The result of a PUT/PATCH on a service: either done at once, or an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceWrite {
+    Done {
+        status: u16,
+        body: Value,
+    },
+    Started {
+        status: u16,
+        body: Option<Value>,
+        operation_id: String,
+    },
+}
+
+/// Remaining-request counters per subscription, as ARM reports them in `x-ms-ratelimit-remaining-*`.
+#[derive(Debug, Clone, Default)]
+struct RateLimits {
+    window: BTreeMap<String, (i64, u32, u32)>,
+}
+
+impl RateLimits {
+    const READS: u32 = 12_000;
+    const WRITES: u32 = 1_200;
+
+    /// Counts one request and returns what remains in the current virtual hour.
+    fn take(&mut self, subscription: &str, write: bool, now: Timestamp) -> u32 {
+        let hour = now.as_secs().div_euclid(3600);
+        let entry = self
+            .window
+            .entry(subscription.to_ascii_lowercase())
+            .or_insert((hour, Self::READS, Self::WRITES));
+        if entry.0 != hour {
+            *entry = (hour, Self::READS, Self::WRITES);
+        }
+        let counter = if write { &mut entry.2 } else { &mut entry.1 };
+        *counter = counter.saturating_sub(1);
+        *counter
+    }
+}
+
+pub struct Engine {
+    world: World,
+    operations: BTreeMap<String, Operation>,
+    /// Running operations that will end, by end time: what `settle` walks.
+    deadlines: BTreeSet<(Timestamp, String)>,
+    ids: Ids,
+    limits: RateLimits,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+impl Engine {
+    /// Builds the engine from a world, filling defaults and checking references. `now` is the clock's
+    /// time, from which blob `age`s are counted.
+    pub fn new(mut world: World, seed: u64, now: Timestamp) -> Result<Self, String> {
+        let mut ids = Ids::new(seed);
+        normalize(&mut world, &mut ids, now)?;
+        let mut operations = BTreeMap::new();
+        let mut deadlines = BTreeSet::new();
+        for op in std::mem::take(&mut world.operations) {
+            if op.status == OperationStatus::Running {
+                if let Some(end) = op.ends_at {
+                    deadlines.insert((end, op.id.clone()));
+                }
+            }
+            operations.insert(op.id.clone(), op);
+        }
+        Ok(Self {
+            world,
+            operations,
+            deadlines,
+            ids,
+            limits: RateLimits::default(),
+        })
+    }
+
+    /// The world as it is now, operations included, stamped with `now`: loadable with [`Engine::new`].
+    pub fn snapshot(&self, now: Timestamp) -> World {
+        let mut w = self.world.clone();
+        w.start = now;
+        w.operations = self.operations.values().cloned().collect();
+        w
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub fn ids(&mut self) -> &mut Ids {
+        &mut self.ids
+    }
+
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.operations.get(id)
+    }
+
+    pub fn operations(&self) -> impl Iterator<Item = &Operation> {
+        self.operations.values()
+    }
+
+    /// The earliest time at which something will happen on its own (an operation ending).
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    pub fn take_rate_limit(&mut self, subscription: &str, write: bool, now: Timestamp) -> u32 {
+        self.limits.take(subscription, write, now)
+    }
+
+    /// Finishes every operation whose end is at or before `now`, in order of their ends.
+    pub fn settle(&mut self, now: Timestamp) {
+        while let Some((end, id)) = self.deadlines.first().cloned() {
+            if end > now {
+                break;
+            }
+            self.deadlines.remove(&(end, id.clone()));
+            self.complete(&id, end);
+        }
+    }
+
+    // ---- lookups --------------------------------------------------------------------------------
+
+    fn check_subscription(&self, sub: &str) -> Result<(), ArmError> {
+        if self.world.subscriptions.iter().any(|s| same(&s.id, sub)) {
+            Ok(())
+        } else {
+            Err(ArmError::subscription_not_found(sub))
+        }
+    }
+
+    fn check_group(&self, sub: &str, rg: &str) -> Result<(), ArmError> {
+        self.check_subscription(sub)?;
+        if self
+            .world
+            .resource_groups
+            .iter()
+            .any(|g| same(&g.subscription, sub) && same(&g.name, rg))
+        {
+            Ok(())
+        } else {
+            Err(ArmError::resource_group_not_found(rg))
+        }
+    }
+
+    fn service_index(&self, r: &ServiceRef) -> Result<usize, ArmError> {
+        self.check_group(&r.subscription, &r.resource_group)?;
+        self.world
+            .services
+            .iter()
+            .position(|s| {
+                same(&s.subscription, &r.subscription)
+                    && same(&s.resource_group, &r.resource_group)
+                    && same(&s.name, &r.name)
+            })
+            .ok_or_else(|| {
+                ArmError::resource_not_found(
+                    &format!("Microsoft.ApiManagement/service/{}", r.name),
+                    &r.resource_group,
+                )
+            })
+    }
+
+    pub fn service(&self, r: &ServiceRef) -> Result<&Service, ArmError> {
+        Ok(&self.world.services[self.service_index(r)?])
+    }
+
+    /// The location (display form) of a resource group, for error texts.
+    pub fn group_location(&self, sub: &str, rg: &str) -> Option<&str> {
+        self.world
+            .resource_groups
+            .iter()
+            .find(|g| same(&g.subscription, sub) && same(&g.name, rg))
+            .map(|g| g.location.as_str())
+    }
+
+    pub fn subscriptions(&self) -> &[Subscription] {
+        &self.world.subscriptions
+    }
+
+    pub fn subscription(&self, sub: &str) -> Result<&Subscription, ArmError> {
+        self.world
+            .subscriptions
+            .iter()
+            .find(|s| same(&s.id, sub))
+            .ok_or_else(|| ArmError::subscription_not_found(sub))
+    }
+
+    pub fn resource_groups(&self, sub: &str) -> Result<Vec<&ResourceGroup>, ArmError> {
+        self.check_subscription(sub)?;
+        Ok(self
+            .world
+            .resource_groups
+            .iter()
+            .filter(|g| same(&g.subscription, sub))
+            .collect())
+    }
+
+    pub fn resource_group(&self, sub: &str, rg: &str) -> Result<&ResourceGroup, ArmError> {
+        self.check_group(sub, rg)?;
+        self.world
+            .resource_groups
+            .iter()
+            .find(|g| same(&g.subscription, sub) && same(&g.name, rg))
+            .ok_or_else(|| ArmError::resource_group_not_found(rg))
+    }
+
+    pub fn put_resource_group(
+        &mut self,
+        sub: &str,
+        rg: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, &ResourceGroup), ArmError> {
+        self.check_subscription(sub)?;
+        let location = body
+            .and_then(|b| b.get("location"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ArmError::new(
+                    400,
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                )
+            })?
+            .to_string();
+        let status = match self
+            .world
+            .resource_groups
+            .iter()
+            .position(|g| same(&g.subscription, sub) && same(&g.name, rg))
+        {
+            Some(i) => {
+                self.world.resource_groups[i].location = region::canonical(&location);
+                200
+            }
+            None => {
+                self.world.resource_groups.push(ResourceGroup {
+                    name: rg.to_string(),
+                    location: region::canonical(&location),
+                    subscription: sub.to_string(),
+                });
+                201
+            }
+        };
+        let g = self.resource_group(sub, rg)?;
+        Ok((status, g))
+    }
+
+    pub fn services_in(&self, sub: &str, rg: Option<&str>) -> Result<Vec<&Service>, ArmError> {
+        match rg {
+            Some(rg) => self.check_group(sub, rg)?,
+            None => self.check_subscription(sub)?,
+        }
+        Ok(self
+            .world
+            .services
+            .iter()
+            .filter(|s| {
+                same(&s.subscription, sub) && rg.is_none_or(|rg| same(&s.resource_group, rg))
+            })
+            .collect())
+    }
+
+    fn storage_index(&self, r: &StorageRef) -> Result<usize, ArmError> {
+        self.check_group(&r.subscription, &r.resource_group)?;
+        self.world
+            .storage_accounts
+            .iter()
+            .position(|a| {
+                same(&a.subscription, &r.subscription)
+                    && same(&a.resource_group, &r.resource_group)
+                    && same(&a.name, &r.account)
+            })
+            .ok_or_else(|| {
+                ArmError::resource_not_found(
+                    &format!("Microsoft.Storage/storageAccounts/{}", r.account),
+                    &r.resource_group,
+                )
+            })
+    }
+
+    pub fn storage_account(&self, r: &StorageRef) -> Result<&StorageAccount, ArmError> {
+        Ok(&self.world.storage_accounts[self.storage_index(r)?])
+    }
+
+    /// Storage accounts by name alone: names are global, and backup bodies carry only the name.
+    pub fn storage_account_named(&self, name: &str) -> Option<&StorageAccount> {
+        self.world
+            .storage_accounts
+            .iter()
+            .find(|a| same(&a.name, name))
+    }
+
+    pub fn storage_accounts_in(
+        &self,
+        sub: &str,
+        rg: Option<&str>,
+    ) -> Result<Vec<&StorageAccount>, ArmError> {
+        match rg {
+            Some(rg) => self.check_group(sub, rg)?,
+            None => self.check_subscription(sub)?,
+        }
+        Ok(self
+            .world
+            .storage_accounts
+            .iter()
+            .filter(|a| {
+                same(&a.subscription, sub) && rg.is_none_or(|rg| same(&a.resource_group, rg))
+            })
+            .collect())
+    }
+
+    // ---- storage commands ----------------------------------------------------------------------
+
+    pub fn put_storage_account(
+        &mut self,
+        r: &StorageRef,
+        body: Option<&Value>,
+        now: Timestamp,
+    ) -> Result<(u16, &StorageAccount), ArmError> {
+        self.check_group(&r.subscription, &r.resource_group)?;
+        let location = body
+            .and_then(|b| b.get("location"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ArmError::new(
+                    400,
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                )
+            })?
+            .to_string();
+        if !valid_storage_name(&r.account) {
+            return Err(ArmError::new(
+                400,
+                "AccountNameInvalid",
+                format!("{} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", r.account),
+            ));
+        }
+        let status = match self.storage_index(r) {
+            Ok(i) => {
+                self.world.storage_accounts[i].location = region::canonical(&location);
+                200
+            }
+            Err(_) => {
+                if let Some(other) = self.storage_account_named(&r.account) {
+                    return Err(ArmError::new(
+                        409,
+                        "StorageAccountAlreadyTaken",
+                        format!("The storage account named {} is already taken.", other.name),
+                    ));
+                }
+                let keys = vec![self.ids.storage_key(), self.ids.storage_key()];
+                self.world.storage_accounts.push(StorageAccount {
+                    name: r.account.clone(),
+                    resource_group: r.resource_group.clone(),
+                    subscription: r.subscription.clone(),
+                    location: region::canonical(&location),
+                    keys,
+                    containers: Vec::new(),
+                    created_at: Some(now),
+                });
+                200
+            }
+        };
+        Ok((status, self.storage_account(r)?))
+    }
+
+    pub fn delete_storage_account(&mut self, r: &StorageRef) -> Result<u16, ArmError> {
+        self.check_group(&r.subscription, &r.resource_group)?;
+        match self.storage_index(r) {
+            Ok(i) => {
+                self.world.storage_accounts.remove(i);
+                Ok(200)
+            }
+            Err(_) => Ok(204),
+        }
+    }
+
+    pub fn regenerate_key(
+        &mut self,
+        r: &StorageRef,
+        body: Option<&Value>,
+    ) -> Result<&StorageAccount, ArmError> {
+        let i = self.storage_index(r)?;
+        let name = body
+            .and_then(|b| b.get("keyName"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let slot = match name.as_str() {
+            "key1" => 0,
+            "key2" => 1,
+            _ => {
+                return Err(ArmError::new(
+                    400,
+                    "InvalidValuesForRequestParameters",
+                    "Values for request parameters are invalid: keyName. Use 'key1' or 'key2'.",
+                ))
+            }
+        };
+        let key = self.ids.storage_key();
+        self.world.storage_accounts[i].keys[slot] = key;
+        Ok(&self.world.storage_accounts[i])
+    }
+
+    pub fn container(
+        &self,
+        r: &StorageRef,
+        name: &str,
+    ) -> Result<(&StorageAccount, &Container), ArmError> {
+        let a = self.storage_account(r)?;
+        let c = a
+            .containers
+            .iter()
+            .find(|c| c.name == name.to_ascii_lowercase())
+            .ok_or_else(|| {
+                ArmError::new(
+                    404,
+                    "ContainerNotFound",
+                    format!(
+                        "The specified container does not exist.\nRequestId:{}\nTime:{}",
+                        "00000000-0000-0000-0000-000000000000", ""
+                    ),
+                )
+            })?;
+        Ok((a, c))
+    }
+
+    pub fn put_container(
+        &mut self,
+        r: &StorageRef,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<u16, ArmError> {
+        let i = self.storage_index(r)?;
+        if !valid_container_name(name) {
+            return Err(ArmError::new(
+                400,
+                "ContainerOperationFailure",
+                "The specified resource name contains invalid characters.",
+            ));
+        }
+        let account = &mut self.world.storage_accounts[i];
+        if account.containers.iter().any(|c| c.name == name) {
+            return Ok(200);
+        }
+        account.containers.push(Container {
+            name: name.to_string(),
+            blobs: Vec::new(),
+            created_at: Some(now),
+        });
+        Ok(201)
+    }
+
+    pub fn delete_container(&mut self, r: &StorageRef, name: &str) -> Result<u16, ArmError> {
+        let i = self.storage_index(r)?;
+        let account = &mut self.world.storage_accounts[i];
+        let before = account.containers.len();
+        account
+            .containers
+            .retain(|c| c.name != name.to_ascii_lowercase());
+        Ok(if account.containers.len() < before {
+            200
+        } else {
+            204
+        })
+    }
+
+    // ---- APIs (the configuration a backup carries) --------------------------------------------------
+
+    pub fn put_api(
+        &mut self,
+        r: &ServiceRef,
+        api: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ArmError> {
+        let i = self.service_index(r)?;
+        let props = body.and_then(|b| b.get("properties"));
+        let text = |k: &str| {
+            props
+                .and_then(|p| p.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let svc = &mut self.world.services[i];
+        let new = Api {
+            name: api.to_string(),
+            display_name: text("displayName").unwrap_or_else(|| api.to_string()),
+            path: text("path").unwrap_or_else(|| api.to_ascii_lowercase()),
+        };
+        let status = match svc.apis.iter_mut().find(|a| same(&a.name, api)) {
+            Some(existing) => {
+                *existing = new.clone();
+                200
+            }
+            None => {
+                svc.apis.push(new.clone());
+                201
+            }
+        };
+        Ok((status, wire::api(svc, &new)))
+    }
+
+    pub fn delete_api(&mut self, r: &ServiceRef, api: &str) -> Result<u16, ArmError> {
+        let i = self.service_index(r)?;
+        let svc = &mut self.world.services[i];
+        let before = svc.apis.len();
+        svc.apis.retain(|a| !same(&a.name, api));
+        Ok(if svc.apis.len() < before { 200 } else { 204 })
+    }
+
+    // ---- service lifecycle --------------------------------------------------------------------------
+
+    fn ensure_idle(&self, svc: &Service) -> Result<(), ArmError> {
+        match &svc.running_operation {
+            Some(id) => {
+                let what = self
+                    .operations
+                    .get(id)
+                    .map(|op| op.kind.describe())
+                    .unwrap_or("an operation");
+                Err(ArmError::service_busy(&svc.name, what))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// PUT: creates a service (an activation operation) or replaces one (an update operation).
+    pub fn put_service(
+        &mut self,
+        r: &ServiceRef,
+        api_version: &str,
+        body: Option<&Value>,
+        now: Timestamp,
+    ) -> Result<ServiceWrite, ArmError> {
+        self.check_group(&r.subscription, &r.resource_group)?;
+        validate_service_name(&r.name)?;
+        let body =
+            body.ok_or_else(|| ArmError::validation_error("The request body is required."))?;
+        let location = body
+            .get("location")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ArmError::validation_error("'location' is required."))?;
+        let (sku, capacity) = parse_sku(body.get("sku"), api_version)?
+            .ok_or_else(|| ArmError::validation_error("'sku' is required."))?;
+        let props = body.get("properties");
+        let publisher = |k: &str| -> Result<String, ArmError> {
+            props
+                .and_then(|p| p.get(k))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty() && v.len() <= 100)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ArmError::validation_error(&format!(
+                        "'properties.{k}' is required and must be at most 100 characters."
+                    ))
+                })
+        };
+        let (email, name) = (publisher("publisherEmail")?, publisher("publisherName")?);
+        let tags = parse_tags(body.get("tags"))?;
+        let identity = parse_identity(body.get("identity"))?;
+        match self.service_index(r) {
+            Ok(i) => {
+                let current = self.world.services[i].clone();
+                self.ensure_idle(&current)?;
+                if !same(
+                    &region::canonical(&current.location),
+                    &region::canonical(location),
+                ) {
+                    return Err(ArmError::new(
+                        400,
+                        "InvalidResourceLocation",
+                        format!("The resource '{}' already exists in location '{}' in resource group '{}'. A resource with the same name cannot be created in location '{}'. Please select a new resource name.", current.name, region::canonical(&current.location), current.resource_group, region::canonical(location)),
+                    ));
+                }
+                check_sku_change(&current.sku, sku)?;
+                let mut desired = current.clone();
+                desired.sku = sku.to_string();
+                desired.capacity = Some(capacity);
+                desired.publisher_email = email;
+                desired.publisher_name = name;
+                desired.tags = tags.unwrap_or_default();
+                if identity.is_some() {
+                    desired.identity = identity;
+                }
+                let id =
+                    self.start_operation(i, OperationKind::Update, r, api_version, now, |op| {
+                        op.desired = Some(Box::new(desired));
+                    });
+                Ok(ServiceWrite::Started {
+                    status: 202,
+                    body: None,
+                    operation_id: id,
+                })
+            }
+            Err(e) if e.code != "ResourceNotFound" => Err(e),
+            Err(_) => {
+                let svc = Service {
+                    name: r.name.clone(),
+                    resource_group: self
+                        .resource_group(&r.subscription, &r.resource_group)?
+                        .name
+                        .clone(),
+                    subscription: self.subscription(&r.subscription)?.id.clone(),
+                    location: region::display(location),
+                    sku: sku.to_string(),
+                    capacity: Some(capacity),
+                    publisher_email: email,
+                    publisher_name: name,
+                    tags: tags.unwrap_or_default(),
+                    identity,
+                    apis: Vec::new(),
+                    usage: Usage::default(),
+                    created_at: Some(now),
+                    version: 1,
+                    provisioning_state: "Activating".into(),
+                    target_provisioning_state: "Succeeded".into(),
+                    running_operation: None,
+                };
+                self.world.services.push(svc);
+                let i = self.world.services.len() - 1;
+                let id =
+                    self.start_operation(i, OperationKind::Create, r, api_version, now, |_| {});
+                let svc = &mut self.world.services[i];
+                svc.provisioning_state = "Activating".into();
+                let body = wire::service(svc, api_version);
+                Ok(ServiceWrite::Started {
+                    status: 201,
+                    body: Some(body),
+                    operation_id: id,
+                })
+            }
+        }
+    }
+
+    /// PATCH: SKU or capacity changes are an update operation; other changes apply at once.
+    pub fn patch_service(
+        &mut self,
+        r: &ServiceRef,
+        api_version: &str,
+        body: Option<&Value>,
+        now: Timestamp,
+    ) -> Result<ServiceWrite, ArmError> {
+        let i = self.service_index(r)?;
+        let body =
+            body.ok_or_else(|| ArmError::validation_error("The request body is required."))?;
+        let current = self.world.services[i].clone();
+        self.ensure_idle(&current)?;
+        if let Some(loc) = body.get("location").and_then(Value::as_str) {
+            if !same(
+                &region::canonical(loc),
+                &region::canonical(&current.location),
+            ) {
+                return Err(ArmError::validation_error("'location' cannot be changed."));
+            }
+        }
+        let mut desired = current.clone();
+        let sku = parse_sku(body.get("sku"), "2016-07-07")?;
+        if let Some((name, capacity)) = sku {
+            check_sku_change(&current.sku, name)?;
+            desired.sku = name.to_string();
+            desired.capacity = Some(capacity);
+        }
+        if let Some(props) = body.get("properties") {
+            for (key, field) in [
+                ("publisherEmail", &mut desired.publisher_email),
+                ("publisherName", &mut desired.publisher_name),
+            ] {
+                if let Some(v) = props.get(key) {
+                    *field = v
+                        .as_str()
+                        .filter(|v| !v.is_empty() && v.len() <= 100)
+                        .ok_or_else(|| {
+                            ArmError::validation_error(&format!(
+                                "'properties.{key}' must be a string of 1 to 100 characters."
+                            ))
+                        })?
+                        .to_string();
+                }
+            }
+        }
+        if let Some(tags) = parse_tags(body.get("tags"))? {
+            desired.tags = tags;
+        }
+        if let Some(identity) = parse_identity(body.get("identity"))? {
+            desired.identity = Some(identity);
+        }
+        let infrastructure = desired.sku != current.sku || desired.capacity != current.capacity;
+        if infrastructure {
+            let id = self.start_operation(i, OperationKind::Update, r, api_version, now, |op| {
+                op.desired = Some(Box::new(desired));
+            });
+            return Ok(ServiceWrite::Started {
+                status: 202,
+                body: None,
+                operation_id: id,
+            });
+        }
+        desired.version += 1;
+        self.world.services[i] = desired;
+        Ok(ServiceWrite::Done {
+            status: 200,
+            body: wire::service(&self.world.services[i], api_version),
+        })
+    }
+
+    /// DELETE: removes an idle service at once (a documented simplification of the real LRO).
+    pub fn delete_service(
+        &mut self,
+        r: &ServiceRef,
+        api_version: &str,
+    ) -> Result<(u16, Option<Value>), ArmError> {
+        self.check_group(&r.subscription, &r.resource_group)?;
+        let Ok(i) = self.service_index(r) else {
+            return Ok((204, None));
+        };
+        self.ensure_idle(&self.world.services[i])?;
+        let svc = self.world.services.remove(i);
+        Ok((200, Some(wire::service(&svc, api_version))))
+    }
+
+    // ---- backup and restore -------------------------------------------------------------------------
+
+    /// POST …/backup: validates synchronously, then starts the operation. Failures that the real service
+    /// reports only when polling are planned here and revealed at the end (see docs/fidelity.md).
+    pub fn backup(
+        &mut self,
+        r: &ServiceRef,
+        api_version: &str,
+        body: Option<&Value>,
+        now: Timestamp,
+    ) -> Result<Accepted, ArmError> {
+        let i = self.service_index(r)?;
+        let params = BackupParams::parse(body, api_version)?;
+        let svc = &self.world.services[i];
+        if !sku_supports_backup(&svc.sku) {
+            return Err(ArmError::method_not_allowed_in_tier(&svc.sku));
+        }
+        self.ensure_idle(svc)?;
+        self.check_access(svc, &params)?;
+        let snapshot = BackupObject {
+            format: "armsim-apim-backup/1".into(),
+            service: svc.name.clone(),
+            sku: svc.sku.clone(),
+            capacity: svc.capacity.unwrap_or(1),
+            location: svc.location.clone(),
+            snapshot_at: Some(now),
+            publisher_email: svc.publisher_email.clone(),
+            publisher_name: svc.publisher_name.clone(),
+            apis: svc.apis.clone(),
+        };
+        let target = params.target();
+        let id = self.start_operation(i, OperationKind::Backup, r, api_version, now, |op| {
+            op.payload = Some(snapshot);
+            op.target = Some(target);
+        });
+        Ok(Accepted { operation_id: id })
+    }
+
+    /// POST …/restore: validates synchronously, reads the backup, and plans the outcome.
+    pub fn restore(
+        &mut self,
+        r: &ServiceRef,
+        api_version: &str,
+        body: Option<&Value>,
+        now: Timestamp,
+    ) -> Result<Accepted, ArmError> {
+        let i = self.service_index(r)?;
+        let params = BackupParams::parse(body, api_version)?;
+        let svc = &self.world.services[i];
+        if !sku_supports_backup(&svc.sku) {
+            return Err(ArmError::method_not_allowed_in_tier(&svc.sku));
+        }
+        self.ensure_idle(svc)?;
+        self.check_access(svc, &params)?;
+        let (payload, failure) = match self.read_backup(&params, now) {
+            Ok(backup) if !same(&backup.sku, &svc.sku) => (
+                None,
+                Some(ArmError::restore_failed(format!(
+                    "Cannot restore: current SKU is '{}', backup SKU is '{}'",
+                    svc.sku, backup.sku
+                ))),
+            ),
+            Ok(backup) => (Some(backup), None),
+            Err(e) => (None, Some(e)),
+        };
+        let target = params.target();
+        let id = self.start_operation(i, OperationKind::Restore, r, api_version, now, |op| {
+            op.payload = payload;
+            op.target = Some(target);
+            if let (Some(e), false) = (failure, op.forced_success) {
+                op.planned_failure = Some(FailureSpec {
+                    status: e.status,
+                    code: e.code,
+                    message: e.message,
+                });
+            }
+        });
+        Ok(Accepted { operation_id: id })
+    }
+
+    fn read_backup(&self, p: &BackupParams, now: Timestamp) -> Result<BackupObject, ArmError> {
+        let account = self
+            .storage_account_named(&p.storage_account)
+            .ok_or_else(|| {
+                ArmError::restore_failed(format!(
+                    "Cannot restore: storage account '{}' was not found.",
+                    p.storage_account
+                ))
+            })?;
+        let container = account
+            .containers
+            .iter()
+            .find(|c| c.name == p.container)
+            .ok_or_else(|| {
+                ArmError::restore_failed(format!(
+                    "Cannot restore: container '{}' was not found in storage account '{}'.",
+                    p.container, account.name
+                ))
+            })?;
+        let blob = container
+            .blobs
+            .iter()
+            .find(|b| b.name == p.backup_name)
+            .ok_or_else(|| {
+                ArmError::restore_failed(format!(
+                    "Cannot restore: backup '{}' was not found in container '{}'.",
+                    p.backup_name, container.name
+                ))
+            })?;
+        let backup = blob.backup.clone().ok_or_else(|| {
+            ArmError::restore_failed(format!(
+                "Cannot restore: blob '{}' is not an API Management backup.",
+                blob.name
+            ))
+        })?;
+        let created = blob.created_at.unwrap_or(now);
+        if now.since(created) >= self.world.behaviour.backup_validity {
+            return Err(ArmError::restore_failed("Cannot restore: backup expired"));
+        }
+        Ok(backup)
+    }
+
+    /// The synchronous storage checks: the account exists, the key is current, the identity is attached.
+    fn check_access(&self, svc: &Service, p: &BackupParams) -> Result<(), ArmError> {
+        let account = self
+            .storage_account_named(&p.storage_account)
+            .ok_or_else(|| {
+                ArmError::invalid_parameter(
+                    &format!("Storage account '{}' was not found.", p.storage_account),
+                    "backupStorageAccount",
+                )
+            })?;
+        match p.access {
+            Access::Key(ref key) => {
+                if !account.keys.iter().any(|k| k == key) {
+                    return Err(ArmError::invalid_parameter(
+                        &format!("The access key is not valid for storage account '{}': it is not one of the account's current keys.", account.name),
+                        "backupStorageAccessKey",
+                    ));
+                }
+            }
+            Access::SystemIdentity => {
+                if !svc.identity.as_ref().is_some_and(|i| i.system_assigned) {
+                    return Err(ArmError::invalid_parameter(
+                        &format!("The API Management service '{}' has no system-assigned managed identity.", svc.name),
+                        "accessType",
+                    ));
+                }
+            }
+            Access::UserIdentity(ref client_id) => {
+                let attached = svc.identity.as_ref().is_some_and(|i| {
+                    i.user_assigned
+                        .iter()
+                        .any(|u| same(&u.client_id, client_id))
+                });
+                if !attached {
+                    return Err(ArmError::invalid_parameter(
+                        &format!("No user-assigned managed identity with client id '{client_id}' is attached to the API Management service '{}'.", svc.name),
+                        "clientId",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the operation, applies any outcome override, and marks the service busy.
+    fn start_operation(
+        &mut self,
+        service_index: usize,
+        kind: OperationKind,
+        r: &ServiceRef,
+        api_version: &str,
+        now: Timestamp,
+        fill: impl FnOnce(&mut Operation),
+    ) -> String {
+        let svc_name = self.world.services[service_index].name.clone();
+        let region = region::canonical(&self.world.services[service_index].location);
+        let raw = format!("{region}:{}_{}_{}", r.name, kind.id_word(), self.ids.hex8());
+        let id = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+        let behaviour = &self.world.behaviour;
+        let mut duration = match kind {
+            OperationKind::Backup => behaviour.durations.backup,
+            OperationKind::Restore => behaviour.durations.restore,
+            OperationKind::Create => behaviour.durations.create,
+            OperationKind::Update => behaviour.durations.update,
+        };
+        let rule = behaviour
+            .outcomes
+            .iter()
+            .find(|o| {
+                o.kind.is_none_or(|k| k == kind)
+                    && o.service.as_deref().is_none_or(|s| same(s, &svc_name))
+            })
+            .cloned();
+        let mut op = Operation {
+            id: id.clone(),
+            kind,
+            subscription: r.subscription.clone(),
+            resource_group: r.resource_group.clone(),
+            service: r.name.clone(),
+            api_version: api_version.to_string(),
+            started_at: now,
+            ends_at: None,
+            status: OperationStatus::Running,
+            ended_at: None,
+            planned_failure: None,
+            forced_success: false,
+            target: None,
+            payload: None,
+            desired: None,
+            result: None,
+        };
+        let mut never = false;
+        if let Some(rule) = &rule {
+            if let Some(d) = rule.duration {
+                duration = d;
+            }
+            never = rule.never_finish;
+            match &rule.fail {
+                Some(f) => op.planned_failure = Some(f.clone()),
+                None => op.forced_success = !never,
+            }
+        }
+        let forced_failure = op.planned_failure.clone();
+        fill(&mut op);
+        if forced_failure.is_some() {
+            op.planned_failure = forced_failure;
+        }
+        if !never {
+            let end = now.plus(duration);
+            op.ends_at = Some(end);
+            self.deadlines.insert((end, id.clone()));
+        }
+        let svc = &mut self.world.services[service_index];
+        svc.running_operation = Some(id.clone());
+        if kind != OperationKind::Create {
+            svc.provisioning_state = "Updating".into();
+        }
+        svc.target_provisioning_state = "Succeeded".into();
+        self.operations.insert(id.clone(), op);
+        id
+    }
+
+    /// Ends an operation at `at`, applying its effects once.
+    fn complete(&mut self, id: &str, at: Timestamp) {
+        let Some(mut op) = self.operations.remove(id) else {
+            return;
+        };
+        let index = self.world.services.iter().position(|s| {
+            same(&s.subscription, &op.subscription)
+                && same(&s.resource_group, &op.resource_group)
+                && same(&s.name, &op.service)
+        });
+        let outcome = match (index, op.planned_failure.clone()) {
+            (None, _) => Err(FailureSpec {
+                status: 500,
+                code: "InternalServerError".into(),
+                message: format!(
+                    "The API Management service '{}' no longer exists.",
+                    op.service
+                ),
+            }),
+            (Some(_), Some(f)) if !op.forced_success => Err(f),
+            (Some(i), _) => self.apply(&op, i, at),
+        };
+        if let Some(i) = index {
+            let svc = &mut self.world.services[i];
+            if svc.running_operation.as_deref() == Some(id) {
+                svc.running_operation = None;
+            }
+            svc.target_provisioning_state = String::new();
+            svc.provisioning_state = match (&outcome, op.kind) {
+                (Err(_), OperationKind::Create) => "Failed".into(),
+                _ => "Succeeded".into(),
+            };
+            if outcome.is_ok() {
+                svc.version += 1;
+                op.result = Some(wire::service(svc, &op.api_version));
+            }
+        }
+        op.status = match outcome {
+            Ok(()) => OperationStatus::Succeeded,
+            Err(error) => OperationStatus::Failed { error },
+        };
+        op.ended_at = Some(at);
+        self.operations.insert(id.to_string(), op);
+    }
+
+    fn apply(
+        &mut self,
+        op: &Operation,
+        service_index: usize,
+        at: Timestamp,
+    ) -> Result<(), FailureSpec> {
+        match op.kind {
+            OperationKind::Backup => {
+                let (Some(target), Some(payload)) = (&op.target, &op.payload) else {
+                    return Ok(());
+                };
+                let account = self
+                    .world
+                    .storage_accounts
+                    .iter_mut()
+                    .find(|a| same(&a.name, &target.account));
+                let container = account
+                    .and_then(|a| a.containers.iter_mut().find(|c| c.name == target.container));
+                match container {
+                    Some(c) => {
+                        c.blobs.retain(|b| b.name != target.blob);
+                        c.blobs.push(Blob {
+                            name: target.blob.clone(),
+                            created_at: Some(at),
+                            age: None,
+                            backup: Some(payload.clone()),
+                            content: None,
+                        });
+                        Ok(())
+                    }
+                    None if op.forced_success => Ok(()),
+                    None => {
+                        let e = ArmError::backup_failed(format!(
+                            "Cannot backup: container '{}' was not found in storage account '{}'.",
+                            target.container, target.account
+                        ));
+                        Err(FailureSpec {
+                            status: e.status,
+                            code: e.code,
+                            message: e.message,
+                        })
+                    }
+                }
+            }
+            OperationKind::Restore => {
+                if let Some(backup) = &op.payload {
+                    let svc = &mut self.world.services[service_index];
+                    svc.apis = backup.apis.clone();
+                    svc.publisher_email = backup.publisher_email.clone();
+                    svc.publisher_name = backup.publisher_name.clone();
+                }
+                Ok(())
+            }
+            OperationKind::Create | OperationKind::Update => {
+                if let Some(desired) = &op.desired {
+                    let svc = &mut self.world.services[service_index];
+                    let keep = (
+                        svc.apis.clone(),
+                        svc.usage.clone(),
+                        svc.version,
+                        svc.created_at,
+                    );
+                    *svc = (**desired).clone();
+                    (svc.apis, svc.usage, svc.version, svc.created_at) = keep;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// GET …/operationresults/{id}.
+    pub fn poll(&self, r: &ServiceRef, id: &str) -> Result<PollAnswer, ArmError> {
+        self.check_group(&r.subscription, &r.resource_group)?;
+        let op = self
+            .operations
+            .get(id)
+            .filter(|op| same(&op.service, &r.name) && same(&op.resource_group, &r.resource_group))
+            .ok_or_else(|| ArmError::operation_not_found(id))?;
+        Ok(match &op.status {
+            OperationStatus::Running => PollAnswer::Running,
+            OperationStatus::Succeeded => {
+                PollAnswer::Succeeded(op.result.clone().unwrap_or(Value::Null))
+            }
+            OperationStatus::Failed { error } => PollAnswer::Failed(error.clone()),
+        })
+    }
+
+    /// The blobs of a container (by account name), for the admin API.
+    pub fn blobs(&self, account: &str, container: &str) -> Option<&[Blob]> {
+        self.storage_account_named(account)?
+            .containers
+            .iter()
+            .find(|c| c.name == container.to_ascii_lowercase())
+            .map(|c| c.blobs.as_slice())
+    }
+}
+
+// ---- request bodies ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum Access {
+    Key(String),
+    SystemIdentity,
+    UserIdentity(String),
+}
+
+/// `ApiManagementServiceBackupRestoreParameters`, validated per api-version.
+#[derive(Debug, Clone, PartialEq)]
+struct BackupParams {
+    storage_account: String,
+    container: String,
+    backup_name: String,
+    access: Access,
+}
+
+impl BackupParams {
+    fn parse(body: Option<&Value>, api_version: &str) -> Result<Self, ArmError> {
+        let Some(obj) = body.and_then(Value::as_object) else {
+            return Err(ArmError::validation_error(
+                "The request body must be a JSON object with storageAccount, containerName and backupName.",
+            ));
+        };
+        let field = |k: &str| -> Result<Option<String>, ArmError> {
+            match obj.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.is_empty() => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ArmError::validation_error(&format!(
+                    "'{k}' must be a string."
+                ))),
+            }
+        };
+        let required = |k: &str| -> Result<String, ArmError> {
+            field(k)?.ok_or_else(|| ArmError::validation_error(&format!("'{k}' is required.")))
+        };
+        let storage_account = required("storageAccount")?;
+        let container = required("containerName")?;
+        let backup_name = required("backupName")?;
+        let access = match body_rules(api_version) {
+            BodyRules::Legacy => {
+                for k in ["accessType", "clientId"] {
+                    if obj.contains_key(k) {
+                        return Err(ArmError::validation_error(&format!(
+                            "'{k}' is not supported in api-version '{api_version}'; managed identity access needs api-version {FIRST_ACCESS_TYPE_VERSION} or later."
+                        )));
+                    }
+                }
+                Access::Key(required("accessKey")?)
+            }
+            BodyRules::AccessType => {
+                let kind = field("accessType")?.unwrap_or_else(|| "AccessKey".into());
+                match kind.to_ascii_lowercase().as_str() {
+                    "accesskey" => Access::Key(field("accessKey")?.ok_or_else(|| {
+                        ArmError::validation_error("'accessKey' is required when 'accessType' is 'AccessKey'.")
+                    })?),
+                    "systemassignedmanagedidentity" => Access::SystemIdentity,
+                    "userassignedmanagedidentity" => Access::UserIdentity(field("clientId")?.ok_or_else(|| {
+                        ArmError::validation_error("'clientId' is required when 'accessType' is 'UserAssignedManagedIdentity'.")
+                    })?),
+                    _ => {
+                        return Err(ArmError::validation_error(&format!(
+                            "'accessType' has an invalid value '{kind}'. Allowed values: AccessKey, SystemAssignedManagedIdentity, UserAssignedManagedIdentity."
+                        )))
+                    }
+                }
+            }
+        };
+        if !valid_container_name(&container) {
+            return Err(ArmError::invalid_container_name());
+        }
+        Ok(Self {
+            storage_account,
+            container,
+            backup_name,
+            access,
+        })
+    }
+
+    fn target(&self) -> BlobTarget {
+        BlobTarget {
+            account: self.storage_account.clone(),
+            container: self.container.clone(),
+            blob: self.backup_name.clone(),
+        }
+    }
+}
+
+fn parse_sku(
+    v: Option<&Value>,
+    api_version: &str,
+) -> Result<Option<(&'static str, u32)>, ArmError> {
+    let Some(v) = v else { return Ok(None) };
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ArmError::validation_error("'sku.name' is required."))?;
+    let sku = canonical_sku(name).ok_or_else(|| {
+        ArmError::validation_error(&format!(
+            "'sku.name' has an invalid value '{name}'. Allowed values: {}.",
+            SKUS.join(", ")
+        ))
+    })?;
+    let capacity = match v.get("capacity") {
+        Some(c) => c
+            .as_u64()
+            .and_then(|c| u32::try_from(c).ok())
+            .ok_or_else(|| {
+                ArmError::validation_error("'sku.capacity' must be a non-negative integer.")
+            })?,
+        None if api_version >= "2019-12-01" => {
+            return Err(ArmError::validation_error("'sku.capacity' is required."))
+        }
+        None => 1,
+    };
+    if sku == "Consumption" && capacity != 0 {
+        return Err(ArmError::validation_error(
+            "For Consumption SKU capacity must be specified as 0.",
+        ));
+    }
+    Ok(Some((sku, capacity)))
+}
+
+fn check_sku_change(from: &str, to: &str) -> Result<(), ArmError> {
+    let family = |s: &str| match s {
+        "Consumption" => 0,
+        "BasicV2" | "StandardV2" | "PremiumV2" => 1,
+        _ => 2,
+    };
+    if family(from) != family(to) {
+        return Err(ArmError::apim(
+            400,
+            "InvalidParameters",
+            format!("Invalid parameter: Cannot change the SKU from '{from}' to '{to}'.\r\nParameter name: sku"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_tags(v: Option<&Value>) -> Result<Option<BTreeMap<String, String>>, ArmError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|s| (k.clone(), s.to_string()))
+                    .ok_or_else(|| {
+                        ArmError::validation_error(&format!("Tag '{k}' must have a string value."))
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(ArmError::validation_error("'tags' must be an object.")),
+    }
+}
+
+fn parse_identity(v: Option<&Value>) -> Result<Option<ServiceIdentity>, ArmError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let kind = v
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("None")
+        .to_ascii_lowercase();
+    let system_assigned = kind.contains("systemassigned");
+    let mut user_assigned = Vec::new();
+    if kind.contains("userassigned") {
+        if let Some(map) = v.get("userAssignedIdentities").and_then(Value::as_object) {
+            for (rid, val) in map {
+                let name = rid.rsplit('/').next().unwrap_or(rid).to_string();
+                let client_id = val
+                    .get("clientId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| name.clone());
+                user_assigned.push(UserAssignedIdentity { name, client_id });
+            }
+        }
+    }
+    Ok(Some(ServiceIdentity {
+        system_assigned,
+        user_assigned,
+    }))
+}
+
+fn validate_service_name(name: &str) -> Result<(), ArmError> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ArmError::validation_error(&format!(
+            "The service name '{name}' is invalid: it must start with a letter, contain only letters, digits and hyphens, not end with a hyphen, and be at most 50 characters."
+        )))
+    }
+}
+
+/// Azure container names: 3–63 characters, lower-case letters, digits and single hyphens, starting and
+/// ending with a letter or digit.
+pub fn valid_container_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+fn valid_storage_name(name: &str) -> bool {
+    (3..=24).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+// ---- world normalization ---------------------------------------------------------------------------
+
+/// Fills defaults (subscription, resource group, capacity, keys, creation times) and checks that every
+/// reference resolves, so a world file's mistakes are found at load, not mid-run.
+fn normalize(w: &mut World, ids: &mut Ids, now: Timestamp) -> Result<(), String> {
+    if w.subscriptions.is_empty() {
+        return Err("the world has no subscription".into());
+    }
+    let first_sub = w.subscriptions[0].id.clone();
+    for g in &mut w.resource_groups {
+        if g.subscription.is_empty() {
+            g.subscription = first_sub.clone();
+        }
+        g.location = region::canonical(&g.location);
+    }
+    let groups = w.resource_groups.clone();
+    let group_of = |sub: &mut String, rg: &mut String, what: &str| -> Result<(), String> {
+        if sub.is_empty() {
+            *sub = first_sub.clone();
+        }
+        if rg.is_empty() {
+            *rg = groups
+                .iter()
+                .find(|g| same(&g.subscription, sub))
+                .map(|g| g.name.clone())
+                .ok_or_else(|| {
+                    format!("{what}: no resource group to put it in; add one under resourceGroups")
+                })?;
+        }
+        if !groups
+            .iter()
+            .any(|g| same(&g.subscription, sub) && same(&g.name, rg))
+        {
+            return Err(format!(
+                "{what}: resource group '{rg}' is not in the world's resourceGroups"
+            ));
+        }
+        Ok(())
+    };
+    let mut seen = BTreeSet::new();
+    for s in &mut w.services {
+        let what = format!("service '{}'", s.name);
+        group_of(&mut s.subscription, &mut s.resource_group, &what)?;
+        validate_service_name(&s.name).map_err(|e| format!("{what}: {}", e.message))?;
+        s.sku = canonical_sku(&s.sku)
+            .ok_or_else(|| {
+                format!(
+                    "{what}: unknown sku '{}' (known: {})",
+                    s.sku,
+                    SKUS.join(", ")
+                )
+            })?
+            .to_string();
+        s.capacity = Some(
+            s.capacity
+                .unwrap_or(if s.sku == "Consumption" { 0 } else { 1 }),
+        );
+        s.location = region::display(&s.location);
+        s.created_at.get_or_insert(now);
+        if !seen.insert(
+            format!("{}/{}/{}", s.subscription, s.resource_group, s.name).to_ascii_lowercase(),
+        ) {
+            return Err(format!("{what} is listed twice"));
+        }
+    }
+    let mut names = BTreeSet::new();
+    for a in &mut w.storage_accounts {
+        let what = format!("storage account '{}'", a.name);
+        group_of(&mut a.subscription, &mut a.resource_group, &what)?;
+        if !valid_storage_name(&a.name) {
+            return Err(format!(
+                "{what}: names are 3 to 24 lower-case letters and digits"
+            ));
+        }
+        if !names.insert(a.name.clone()) {
+            return Err(format!(
+                "{what} is listed twice (storage account names are global)"
+            ));
+        }
+        a.location = region::canonical(&a.location);
+        match a.keys.len() {
+            0 => a.keys = vec![ids.storage_key(), ids.storage_key()],
+            2 => {}
+            n => {
+                return Err(format!(
+                    "{what}: give exactly two keys (key1, key2), not {n}"
+                ))
+            }
+        }
+        a.created_at.get_or_insert(now);
+        for c in &mut a.containers {
+            if !valid_container_name(&c.name) {
+                return Err(format!("{what}: container name '{}' is not valid (3-63 lower-case letters, digits and hyphens)", c.name));
+            }
+            c.created_at.get_or_insert(now);
+            for b in &mut c.blobs {
+                if b.created_at.is_none() {
+                    let age = b.age.take().unwrap_or_default();
+                    b.created_at = Some(Timestamp::from_millis(now.as_millis() - age.as_millis()));
+                }
+                if let Some(backup) = &mut b.backup {
+                    backup.sku = canonical_sku(&backup.sku)
+                        .ok_or_else(|| {
+                            format!(
+                                "{what}: backup '{}' has unknown sku '{}'",
+                                b.name, backup.sku
+                            )
+                        })?
+                        .to_string();
+                    backup.location = region::display(&backup.location);
+                }
+            }
+        }
+    }
+    Ok(())
+}

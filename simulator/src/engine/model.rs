@@ -1,0 +1,451 @@
+//! The world's resources. The same types are the world file format (YAML or JSON, `--world FILE`,
+//! `PUT /_armsim/state`) and the engine's state, so what `GET /_armsim/state` shows can be loaded back.
+//! Optional fields have defaults, so a world file only says what matters to it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Timestamp, VDuration};
+
+/// Everything the simulator knows: the world file's top level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct World {
+    /// Virtual time at which the clock starts (and, in a state snapshot, the time it was taken).
+    #[serde(default = "default_start")]
+    pub start: Timestamp,
+    #[serde(default = "default_tenant")]
+    pub tenant_id: String,
+    #[serde(default = "default_subscriptions")]
+    pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub resource_groups: Vec<ResourceGroup>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub storage_accounts: Vec<StorageAccount>,
+    #[serde(default)]
+    pub behaviour: Behaviour,
+    /// Operations started (and, in a snapshot, not yet forgotten).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<Operation>,
+}
+
+pub fn default_start() -> Timestamp {
+    // A fixed, recent start keeps snapshots and ids stable across runs.
+    Timestamp::from_millis(1_767_225_600_000) // 2026-01-01T00:00:00Z
+}
+
+fn default_tenant() -> String {
+    "11111111-1111-1111-1111-111111111111".into()
+}
+
+fn default_subscriptions() -> Vec<Subscription> {
+    vec![Subscription {
+        id: "00000000-0000-0000-0000-000000000000".into(),
+        display_name: "armsim".into(),
+    }]
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Subscription {
+    pub id: String,
+    #[serde(default = "default_sub_name")]
+    pub display_name: String,
+}
+
+fn default_sub_name() -> String {
+    "armsim".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceGroup {
+    pub name: String,
+    #[serde(default = "default_region")]
+    pub location: String,
+    /// Defaults to the first subscription.
+    #[serde(default)]
+    pub subscription: String,
+}
+
+fn default_region() -> String {
+    "westus".into()
+}
+
+/// How operations behave: durations, `Retry-After`, validity of backups, protocol quirks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Behaviour {
+    /// Virtual durations per operation kind (PROTOCOL.md §3.1: backup ≈ 9 min, restore ≈ 30 min).
+    pub durations: Durations,
+    /// Virtual `Retry-After` on every 202 (the real service always sends 60).
+    pub retry_after: VDuration,
+    /// How long a backup stays restorable (the docs: 30 days).
+    pub backup_validity: VDuration,
+    /// Reproduce the 2021-era `service/{name}//operationresults/{id}` Location on the initial 202.
+    pub double_slash_location: bool,
+    /// Overrides of what operations do; the first entry matching an operation decides its outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<OutcomeOverride>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            durations: Durations::default(),
+            retry_after: VDuration::from_secs(60),
+            backup_validity: VDuration::from_days(30),
+            double_slash_location: false,
+            outcomes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Durations {
+    pub backup: VDuration,
+    pub restore: VDuration,
+    /// Creating a service (the 2021 recording took an hour; shorter here keeps rehearsals quick).
+    pub create: VDuration,
+    /// SKU or capacity changes.
+    pub update: VDuration,
+}
+
+impl Default for Durations {
+    fn default() -> Self {
+        Self {
+            backup: VDuration::from_mins(9),
+            restore: VDuration::from_mins(30),
+            create: VDuration::from_mins(45),
+            update: VDuration::from_mins(20),
+        }
+    }
+}
+
+/// Forces the outcome (and optionally the duration) of matching operations, e.g. "the next restore of
+/// contoso-apim fails with 500 InternalServerError".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutcomeOverride {
+    /// `backup`, `restore`, `create`, `update`, or absent for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<OperationKind>,
+    /// Service name (case-insensitive), or absent for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<VDuration>,
+    /// The failure to report; absent means the operation succeeds (whatever the rules would say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail: Option<FailureSpec>,
+    /// Never finish (polls answer 202 forever): for clients that must give up.
+    #[serde(default)]
+    pub never_finish: bool,
+}
+
+/// A failure as reported on the operation-result URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FailureSpec {
+    #[serde(default = "default_fail_status")]
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+fn default_fail_status() -> u16 {
+    400
+}
+
+// ---- API Management ---------------------------------------------------------------------------------
+
+/// A `Microsoft.ApiManagement/service` resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    /// Defaults to the first resource group of the subscription.
+    #[serde(default)]
+    pub resource_group: String,
+    #[serde(default)]
+    pub subscription: String,
+    /// Display form (`West US`); the compact form (`westus`) is accepted and converted.
+    #[serde(default = "default_region")]
+    pub location: String,
+    #[serde(default = "default_sku")]
+    pub sku: String,
+    /// Units; defaults to 1 (0 for Consumption).
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    #[serde(default = "default_publisher_email")]
+    pub publisher_email: String,
+    #[serde(default = "default_publisher_name")]
+    pub publisher_name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<ServiceIdentity>,
+    /// The configuration a backup carries: here, the service's APIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<Api>,
+    /// Analytics and usage data: never part of a backup.
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+    /// Bumped on every change; the etag is its base64.
+    #[serde(default = "one")]
+    pub version: u64,
+    #[serde(default = "succeeded")]
+    pub provisioning_state: String,
+    #[serde(default)]
+    pub target_provisioning_state: String,
+    /// The operation that holds the service, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_operation: Option<String>,
+}
+
+fn default_sku() -> String {
+    "Developer".into()
+}
+fn default_publisher_email() -> String {
+    "admin@contoso.com".into()
+}
+fn default_publisher_name() -> String {
+    "Contoso".into()
+}
+fn one() -> u64 {
+    1
+}
+fn succeeded() -> String {
+    "Succeeded".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceIdentity {
+    #[serde(default)]
+    pub system_assigned: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_assigned: Vec<UserAssignedIdentity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserAssignedIdentity {
+    /// The identity's resource name (under `Microsoft.ManagedIdentity/userAssignedIdentities`).
+    pub name: String,
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Api {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Usage {
+    #[serde(default)]
+    pub requests: u64,
+}
+
+/// SKUs API Management has, and which of them can back up and restore (the docs: Developer, Basic,
+/// Standard, Premium; Isolated too, as a classic tier).
+pub const SKUS: [&str; 9] = [
+    "Developer",
+    "Basic",
+    "Standard",
+    "Premium",
+    "Isolated",
+    "Consumption",
+    "BasicV2",
+    "StandardV2",
+    "PremiumV2",
+];
+
+pub fn sku_supports_backup(sku: &str) -> bool {
+    ["Developer", "Basic", "Standard", "Premium", "Isolated"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(sku))
+}
+
+/// The SKU spelled as the service spells it, if it is one.
+pub fn canonical_sku(sku: &str) -> Option<&'static str> {
+    SKUS.iter().copied().find(|s| s.eq_ignore_ascii_case(sku))
+}
+
+// ---- Storage --------------------------------------------------------------------------------------------
+
+/// A `Microsoft.Storage/storageAccounts` resource with its blob containers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageAccount {
+    pub name: String,
+    #[serde(default)]
+    pub resource_group: String,
+    #[serde(default)]
+    pub subscription: String,
+    #[serde(default = "default_region")]
+    pub location: String,
+    /// key1 and key2; generated from the seed when absent.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Container {
+    pub name: String,
+    #[serde(default)]
+    pub blobs: Vec<Blob>,
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+}
+
+/// A blob. Backups are blobs whose `backup` is set; a world file can seed one with an `age`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Blob {
+    pub name: String,
+    /// When the blob was written. A world file may give `age` instead (relative to `start`).
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing)]
+    pub age: Option<VDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupObject>,
+    /// Content of a blob that is not a backup (restore must refuse it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// What a backup writes: the service's configuration, its SKU, its region and when it was taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupObject {
+    #[serde(default = "backup_format")]
+    pub format: String,
+    pub service: String,
+    pub sku: String,
+    #[serde(default = "one_u32")]
+    pub capacity: u32,
+    #[serde(default = "default_region")]
+    pub location: String,
+    /// When the snapshot was taken (the backup's start): later changes are not in it.
+    #[serde(default)]
+    pub snapshot_at: Option<Timestamp>,
+    #[serde(default = "default_publisher_email")]
+    pub publisher_email: String,
+    #[serde(default = "default_publisher_name")]
+    pub publisher_name: String,
+    #[serde(default)]
+    pub apis: Vec<Api>,
+}
+
+fn backup_format() -> String {
+    "armsim-apim-backup/1".into()
+}
+fn one_u32() -> u32 {
+    1
+}
+
+// ---- Operations -------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OperationKind {
+    Backup,
+    Restore,
+    Create,
+    Update,
+}
+
+impl OperationKind {
+    /// The word in the operation id (`westus:svc_Backup_1a2b3c4d`): `Act` for create and update.
+    pub fn id_word(self) -> &'static str {
+        match self {
+            OperationKind::Backup => "Backup",
+            OperationKind::Restore => "Restore",
+            OperationKind::Create | OperationKind::Update => "Act",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            OperationKind::Backup => "a backup",
+            OperationKind::Restore => "a restore",
+            OperationKind::Create => "service activation",
+            OperationKind::Update => "a service update",
+        }
+    }
+}
+
+/// Where an operation stands. Terminal states never change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "state")]
+pub enum OperationStatus {
+    Running,
+    Succeeded,
+    Failed { error: FailureSpec },
+}
+
+/// A long-running operation. Its progress is a function of `now`: it is running until `ends_at`, then
+/// the engine settles it (applies its effects) exactly once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Operation {
+    pub id: String,
+    pub kind: OperationKind,
+    pub subscription: String,
+    pub resource_group: String,
+    /// The service name as the caller spelled it (Location URLs echo it).
+    pub service: String,
+    pub api_version: String,
+    pub started_at: Timestamp,
+    /// `None`: the operation never finishes.
+    pub ends_at: Option<Timestamp>,
+    pub status: OperationStatus,
+    /// When it settled (≥ `started_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// A failure decided at acceptance, revealed when the operation ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_failure: Option<FailureSpec>,
+    /// Forced success (an outcome override said so).
+    #[serde(default)]
+    pub forced_success: bool,
+    /// Backup: where to write. Restore: where the backup was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<BlobTarget>,
+    /// Backup: the snapshot taken at the start. Restore: the backup read at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<BackupObject>,
+    /// Create/update: the service as it will be when the operation completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<Box<Service>>,
+    /// The service resource as it was when the operation succeeded: the 200 body of every later poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BlobTarget {
+    pub account: String,
+    pub container: String,
+    pub blob: String,
+}

@@ -1,0 +1,777 @@
+//! [`Simulator`]: the whole mock behind one synchronous call, `handle(HttpRequest) -> HttpResponse`.
+//!
+//! The data path reads in one pass: route → auth and api-version → engine command at `now` → wire types →
+//! ARM headers → journal. The lock is a std `Mutex` held only inside `handle`; nothing awaits under it.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::arm::api_version::{self, Provider};
+use crate::arm::error::ArmError;
+use crate::arm::wire;
+use crate::clock::{Clock, ClockMode, Timestamp, VDuration};
+use crate::engine::model::World;
+use crate::engine::{Engine, PollAnswer, ServiceWrite};
+use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::journal::{Exchange, Journal, JournalEntry};
+
+/// The embedded default world (`simulator/worlds/default.yaml`).
+pub const DEFAULT_WORLD_YAML: &str = include_str!("../worlds/default.yaml");
+
+/// The default speed of virtual time for `armsim serve`: 180× makes a 30-minute restore take 10 s of
+/// wall time, and the 60 s `Retry-After` become 1 s.
+pub const DEFAULT_TIME_SCALE: f64 = 180.0;
+
+/// How to build a simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub world: World,
+    pub clock: ClockMode,
+    pub seed: u64,
+    /// Entries kept in the journal ring.
+    pub journal_capacity: usize,
+    /// `scheme://host:port` the simulator is reached at; Location URLs use the request's `Host` with
+    /// this scheme, or this whole URL when a request has no `Host`.
+    pub base_url: String,
+}
+
+impl Default for SimConfig {
+    /// The default world on a manual clock: what tests want.
+    fn default() -> Self {
+        Self {
+            world: default_world(),
+            clock: ClockMode::Manual,
+            seed: 0,
+            journal_capacity: 100_000,
+            base_url: "https://management.azure.com".into(),
+        }
+    }
+}
+
+/// The embedded default world.
+pub fn default_world() -> World {
+    // The embedded file is checked by a unit test; a failure here is a build defect, not input.
+    parse_world(DEFAULT_WORLD_YAML, "default.yaml")
+        .unwrap_or_else(|e| panic!("embedded world: {e}"))
+}
+
+/// Parses a world from YAML (JSON is YAML too). Errors name the source and the line.
+pub fn parse_world(text: &str, source: &str) -> Result<World, String> {
+    serde_saphyr::from_str::<World>(text).map_err(|e| format!("{source}: {e}"))
+}
+
+/// Reads a world file (YAML or JSON).
+pub fn load_world(path: &Path) -> Result<World, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_world(&text, &path.display().to_string())
+}
+
+struct Inner {
+    clock: Clock,
+    engine: Engine,
+    journal: Journal,
+}
+
+/// The mock ARM. Cheap to share behind an `Arc`; all state sits behind one mutex.
+pub struct Simulator {
+    config: SimConfig,
+    started: Instant,
+    inner: Mutex<Inner>,
+}
+
+impl Simulator {
+    /// Builds a simulator; an inconsistent world is an error that says what is wrong.
+    pub fn new(config: SimConfig) -> Result<Self, String> {
+        let inner = Self::fresh(&config, &config.world)?;
+        Ok(Self {
+            config,
+            started: Instant::now(),
+            inner: Mutex::new(inner),
+        })
+    }
+
+    fn fresh(config: &SimConfig, world: &World) -> Result<Inner, String> {
+        let clock = Clock::new(config.clock, world.start);
+        let engine = Engine::new(world.clone(), config.seed, clock.now())?;
+        Ok(Inner {
+            clock,
+            engine,
+            journal: Journal::new(config.journal_capacity),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock would be a bug; the state is still the best we have.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.lock().clock.now()
+    }
+
+    pub fn clock_mode(&self) -> ClockMode {
+        self.config.clock
+    }
+
+    /// Moves virtual time forward and settles what ended meanwhile.
+    pub fn advance(&self, by: VDuration) -> Timestamp {
+        let mut g = self.lock();
+        g.clock.advance(by);
+        let now = g.clock.now();
+        g.engine.settle(now);
+        now
+    }
+
+    /// Moves virtual time to the next operation end, if any: "advance to the next event".
+    pub fn advance_to_next_event(&self) -> Option<Timestamp> {
+        let mut g = self.lock();
+        let next = g.engine.next_deadline()?;
+        g.clock.advance_to(next);
+        let now = g.clock.now();
+        g.engine.settle(now);
+        Some(now)
+    }
+
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.lock().journal.entries()
+    }
+
+    pub fn journal_since(&self, after: u64) -> Vec<JournalEntry> {
+        self.lock().journal.since(after)
+    }
+
+    /// The world now, operations included.
+    pub fn state(&self) -> World {
+        let mut g = self.lock();
+        let now = g.clock.now();
+        g.engine.settle(now);
+        g.engine.snapshot(now)
+    }
+
+    /// Replaces the world (the clock jumps to the world's `start`).
+    pub fn set_state(&self, world: World) -> Result<(), String> {
+        let mut g = self.lock();
+        let clock = Clock::new(self.config.clock, world.start);
+        let engine = Engine::new(world, self.config.seed, clock.now())?;
+        g.clock = clock;
+        g.engine = engine;
+        Ok(())
+    }
+
+    /// Back to the configured world, clock and an empty journal.
+    pub fn reset(&self) {
+        if let Ok(inner) = Self::fresh(&self.config, &self.config.world) {
+            *self.lock() = inner;
+        }
+    }
+
+    /// Read access to the engine under the lock, for tests and the harness.
+    pub fn with_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
+        let mut g = self.lock();
+        let now = g.clock.now();
+        g.engine.settle(now);
+        f(&g.engine)
+    }
+
+    /// Answers one request. Never panics on input: every rejection is an ARM CloudError.
+    pub fn handle(&self, req: HttpRequest) -> HttpResponse {
+        let wall_ms = self.started.elapsed().as_millis() as u64;
+        let mut g = self.lock();
+        let now = g.clock.now();
+        g.engine.settle(now);
+        let route = Route::parse(&req.path);
+        let route_name = route.as_ref().map(Route::name).unwrap_or("admin");
+        let (mut resp, operation_id) = match route {
+            Ok(Route::Admin(admin)) => {
+                drop(g);
+                let resp = self.admin(admin, &req);
+                g = self.lock();
+                (resp, None)
+            }
+            Ok(route) => {
+                let base = self.base_url(&req);
+                let mut ctx = Ctx {
+                    g: &mut g,
+                    req: &req,
+                    now,
+                    base,
+                    operation_id: None,
+                };
+                let mut resp = match ctx.arm(&route) {
+                    Ok(resp) => resp,
+                    Err(e) => HttpResponse::error(&e),
+                };
+                let op = ctx.operation_id.take();
+                decorate(&mut g, &req, &route, &mut resp, now);
+                (resp, op)
+            }
+            Err(e) => (HttpResponse::error(&e), None),
+        };
+        if resp.header_value("content-length").is_none() && resp.body.is_empty() {
+            resp.set_header("content-length", "0");
+        }
+        let at = g.clock.now();
+        g.journal.record(Exchange {
+            wall_ms,
+            at,
+            request: &req,
+            response: &resp,
+            route: route_name,
+            operation_id,
+            fault: None,
+        });
+        resp
+    }
+
+    /// `scheme://host` for Location URLs: the caller's `Host`, with the scheme the simulator serves.
+    fn base_url(&self, req: &HttpRequest) -> String {
+        let scheme = self.config.base_url.split("://").next().unwrap_or("https");
+        match req.header_value("host") {
+            Some(host) if !host.is_empty() => format!("{scheme}://{host}"),
+            _ => self.config.base_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn admin(&self, route: AdminRoute, req: &HttpRequest) -> HttpResponse {
+        let result = self.admin_inner(route, req);
+        result.unwrap_or_else(|e| HttpResponse::error(&e))
+    }
+
+    fn admin_inner(&self, route: AdminRoute, req: &HttpRequest) -> Result<HttpResponse, ArmError> {
+        let method = req.method.as_str();
+        let wrong = || ArmError::method_not_allowed(method, &req.path);
+        match (route, method) {
+            (AdminRoute::Health, "GET") => Ok(HttpResponse::json(
+                200,
+                &json!({"status": "ok", "now": self.now(), "version": env!("CARGO_PKG_VERSION")}),
+            )),
+            (AdminRoute::Reset, "POST") => {
+                self.reset();
+                Ok(HttpResponse::json(
+                    200,
+                    &json!({"status": "reset", "now": self.now()}),
+                ))
+            }
+            (AdminRoute::Clock, "GET") => Ok(HttpResponse::json(200, &self.clock_json())),
+            (AdminRoute::ClockAdvance, "POST") => {
+                let body = req.json_body()?.unwrap_or(Value::Null);
+                if let Some(by) = body.get("by") {
+                    let by: VDuration = by
+                        .as_str()
+                        .ok_or_else(|| {
+                            ArmError::invalid_request_content(
+                                "'by' must be a string such as \"31d\"",
+                            )
+                        })?
+                        .parse()
+                        .map_err(|e: String| ArmError::invalid_request_content(&e))?;
+                    self.advance(by);
+                } else if body.get("toNextEvent").and_then(Value::as_bool) == Some(true) {
+                    self.advance_to_next_event();
+                } else {
+                    return Err(ArmError::invalid_request_content(
+                        "send {\"by\": \"31d\"} (units ms, s, m, h, d) or {\"toNextEvent\": true}",
+                    ));
+                }
+                Ok(HttpResponse::json(200, &self.clock_json()))
+            }
+            (AdminRoute::Journal, "GET") => {
+                let since = req
+                    .query_param("since")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let entries = self.journal_since(since);
+                Ok(HttpResponse::json(200, &json!(entries)))
+            }
+            (AdminRoute::State, "GET") => {
+                let state = self.state();
+                let yaml = req.query_param("format").as_deref() == Some("yaml")
+                    || req
+                        .header_value("accept")
+                        .is_some_and(|a| a.contains("yaml"));
+                if yaml {
+                    let text = serde_saphyr::to_string(&state)
+                        .map_err(|e| ArmError::new(500, "InternalServerError", e.to_string()))?;
+                    Ok(HttpResponse::text(200, "application/yaml", text))
+                } else {
+                    Ok(HttpResponse::json(200, &json!(state)))
+                }
+            }
+            (AdminRoute::State, "PUT") => {
+                let text = std::str::from_utf8(&req.body).map_err(|_| {
+                    ArmError::invalid_request_content("the world must be UTF-8 YAML or JSON")
+                })?;
+                let world = parse_world(text, "request body")
+                    .map_err(|e| ArmError::invalid_request_content(&e))?;
+                self.set_state(world)
+                    .map_err(|e| ArmError::invalid_request_content(&e))?;
+                Ok(HttpResponse::json(
+                    200,
+                    &json!({"status": "replaced", "now": self.now()}),
+                ))
+            }
+            (
+                AdminRoute::Blobs {
+                    account,
+                    container,
+                    blob,
+                },
+                "GET",
+            ) => {
+                let found = self.with_engine(|e| {
+                    e.blobs(&account, &container).map(|blobs| match &blob {
+                        None => Some(json!({"value": blobs})),
+                        Some(name) => blobs.iter().find(|b| &b.name == name).map(|b| json!(b)),
+                    })
+                });
+                match found {
+                    Some(Some(v)) => Ok(HttpResponse::json(200, &v)),
+                    Some(None) => Err(ArmError::new(
+                        404,
+                        "BlobNotFound",
+                        format!(
+                            "The blob '{}' does not exist in container '{container}'.",
+                            blob.unwrap_or_default()
+                        ),
+                    )),
+                    None => Err(ArmError::new(
+                        404,
+                        "ContainerNotFound",
+                        format!(
+                            "No container '{container}' in a storage account named '{account}'."
+                        ),
+                    )),
+                }
+            }
+            _ => Err(wrong()),
+        }
+    }
+
+    fn clock_json(&self) -> Value {
+        let g = self.lock();
+        let (mode, scale) = match g.clock.mode() {
+            ClockMode::Manual => ("manual", None),
+            ClockMode::Scaled { scale } => ("scaled", Some(scale)),
+        };
+        json!({"now": g.clock.now(), "mode": mode, "scale": scale, "nextEvent": g.engine.next_deadline()})
+    }
+}
+
+/// One ARM request being answered.
+struct Ctx<'a, 'g> {
+    g: &'a mut MutexGuard<'g, Inner>,
+    req: &'a HttpRequest,
+    now: Timestamp,
+    base: String,
+    operation_id: Option<String>,
+}
+
+impl Ctx<'_, '_> {
+    fn arm(&mut self, route: &Route) -> Result<HttpResponse, ArmError> {
+        let method = self.req.method.as_str();
+        let tenant = self.g.engine.world().tenant_id.clone();
+        if *route == Route::Other {
+            return Err(ArmError::no_route(method, &self.req.path));
+        }
+        if *route == Route::MetadataEndpoints {
+            return Ok(HttpResponse::json(200, &metadata_endpoints(&self.base)));
+        }
+        match self.req.header_value("authorization") {
+            None => return Err(ArmError::missing_authorization(&tenant)),
+            Some(v)
+                if !v
+                    .get(..7)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+                    || v.len() <= 7 =>
+            {
+                return Err(ArmError::invalid_authorization_scheme(&tenant))
+            }
+            Some(_) => {}
+        }
+        let provider = match route {
+            Route::Services { .. }
+            | Route::Service(_)
+            | Route::ServiceAction(..)
+            | Route::OperationResult(..)
+            | Route::Apis(_)
+            | Route::Api(..) => Provider::ApiManagement,
+            _ => Provider::Other,
+        };
+        let location = self.location_hint(route);
+        let v = api_version::check(
+            self.req.query_param("api-version").as_deref(),
+            provider,
+            &location,
+        )?;
+        let body = if matches!(method, "PUT" | "PATCH" | "POST") {
+            self.check_content_type()?;
+            self.req.json_body()?
+        } else {
+            None
+        };
+        let body = body.as_ref();
+        let now = self.now;
+        let e = &mut self.g.engine;
+        let wrong = || Err(ArmError::method_not_allowed(method, &self.req.path));
+        let ok = |v: Value| Ok(HttpResponse::json(200, &v));
+        match (route, method) {
+            (Route::Subscriptions, "GET") => {
+                let subs: Vec<Value> = e
+                    .subscriptions()
+                    .iter()
+                    .map(|s| subscription_json(s, &tenant))
+                    .collect();
+                ok(wire::list(subs))
+            }
+            (Route::Subscription { subscription }, "GET") => {
+                ok(subscription_json(e.subscription(subscription)?, &tenant))
+            }
+            (Route::ResourceGroups { subscription }, "GET") => {
+                let groups = e
+                    .resource_groups(subscription)?
+                    .into_iter()
+                    .map(group_json)
+                    .collect();
+                ok(wire::list(groups))
+            }
+            (
+                Route::ResourceGroup {
+                    subscription,
+                    resource_group,
+                },
+                "GET",
+            ) => ok(group_json(e.resource_group(subscription, resource_group)?)),
+            (
+                Route::ResourceGroup {
+                    subscription,
+                    resource_group,
+                },
+                "PUT",
+            ) => {
+                let (status, g) = e.put_resource_group(subscription, resource_group, body)?;
+                Ok(HttpResponse::json(status, &group_json(g)))
+            }
+            (
+                Route::Services {
+                    subscription,
+                    resource_group,
+                },
+                "GET",
+            ) => {
+                let items = e
+                    .services_in(subscription, resource_group.as_deref())?
+                    .into_iter()
+                    .map(|s| wire::service(s, &v))
+                    .collect();
+                ok(wire::list(items))
+            }
+            (Route::Service(r), "GET") => ok(wire::service(e.service(r)?, &v)),
+            (Route::Service(r), "PUT") => {
+                let w = e.put_service(r, &v, body, now)?;
+                Ok(self.service_write(r, &v, w))
+            }
+            (Route::Service(r), "PATCH") => {
+                let w = e.patch_service(r, &v, body, now)?;
+                Ok(self.service_write(r, &v, w))
+            }
+            (Route::Service(r), "DELETE") => match e.delete_service(r, &v)? {
+                (status, Some(body)) => Ok(HttpResponse::json(status, &body)),
+                (status, None) => Ok(HttpResponse::new(status)),
+            },
+            (Route::ServiceAction(r, action), "POST") => {
+                let accepted = match action {
+                    ServiceAction::Backup => e.backup(r, &v, body, now)?,
+                    ServiceAction::Restore => e.restore(r, &v, body, now)?,
+                };
+                let double = e.world().behaviour.double_slash_location;
+                Ok(self.accepted(r, &v, &accepted.operation_id, double))
+            }
+            (Route::OperationResult(r, id), "GET") => {
+                self.operation_id = Some(id.clone());
+                match e.poll(r, id)? {
+                    PollAnswer::Running => Ok(self.running(r, &v, id)),
+                    PollAnswer::Succeeded(body) => ok(body),
+                    PollAnswer::Failed(f) => Err(ArmError::apim(f.status, f.code, f.message)),
+                }
+            }
+            (Route::Apis(r), "GET") => {
+                let svc = e.service(r)?;
+                ok(wire::list(
+                    svc.apis.iter().map(|a| wire::api(svc, a)).collect(),
+                ))
+            }
+            (Route::Api(r, api), "GET") => {
+                let svc = e.service(r)?;
+                let a = svc
+                    .apis
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(api))
+                    .ok_or_else(|| ArmError::apim(404, "ResourceNotFound", "Api not found."))?;
+                ok(wire::api(svc, a))
+            }
+            (Route::Api(r, api), "PUT") => {
+                let (status, body) = e.put_api(r, api, body)?;
+                Ok(HttpResponse::json(status, &body))
+            }
+            (Route::Api(r, api), "DELETE") => Ok(HttpResponse::new(e.delete_api(r, api)?)),
+            (
+                Route::StorageAccounts {
+                    subscription,
+                    resource_group,
+                },
+                "GET",
+            ) => {
+                let items = e
+                    .storage_accounts_in(subscription, resource_group.as_deref())?
+                    .into_iter()
+                    .map(wire::storage_account)
+                    .collect();
+                ok(wire::list(items))
+            }
+            (Route::StorageAccount(r), "GET") => ok(wire::storage_account(e.storage_account(r)?)),
+            (Route::StorageAccount(r), "PUT") => {
+                let (status, a) = e.put_storage_account(r, body, now)?;
+                Ok(HttpResponse::json(status, &wire::storage_account(a)))
+            }
+            (Route::StorageAccount(r), "DELETE") => {
+                Ok(HttpResponse::new(e.delete_storage_account(r)?))
+            }
+            (Route::StorageAction(r, StorageAction::ListKeys), "POST") => {
+                ok(wire::storage_keys(e.storage_account(r)?))
+            }
+            (Route::StorageAction(r, StorageAction::RegenerateKey), "POST") => {
+                ok(wire::storage_keys(e.regenerate_key(r, body)?))
+            }
+            (Route::Containers(r), "GET") => {
+                let a = e.storage_account(r)?;
+                ok(wire::list(
+                    a.containers.iter().map(|c| wire::container(a, c)).collect(),
+                ))
+            }
+            (Route::Container(r, name), "GET") => {
+                let (a, c) = e.container(r, name)?;
+                ok(wire::container(a, c))
+            }
+            (Route::Container(r, name), "PUT") => {
+                let status = e.put_container(r, name, now)?;
+                let (a, c) = e.container(r, name)?;
+                Ok(HttpResponse::json(status, &wire::container(a, c)))
+            }
+            (Route::Container(r, name), "DELETE") => {
+                Ok(HttpResponse::new(e.delete_container(r, name)?))
+            }
+            _ => wrong(),
+        }
+    }
+
+    /// The region named in a NoRegisteredProviderFound message: the resource group's, else West US.
+    fn location_hint(&self, route: &Route) -> String {
+        let (sub, rg) = match route {
+            Route::Service(r)
+            | Route::ServiceAction(r, _)
+            | Route::OperationResult(r, _)
+            | Route::Apis(r)
+            | Route::Api(r, _) => (r.subscription.as_str(), r.resource_group.as_str()),
+            _ => ("", ""),
+        };
+        self.g
+            .engine
+            .group_location(sub, rg)
+            .unwrap_or("westus")
+            .to_string()
+    }
+
+    fn check_content_type(&self) -> Result<(), ArmError> {
+        match self.req.header_value("content-type") {
+            Some(ct) if !self.req.body.is_empty() => {
+                let media = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                if media == "application/json" || media.ends_with("+json") || media == "text/json" {
+                    Ok(())
+                } else {
+                    Err(ArmError::unsupported_media_type(ct))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn location_url(
+        &self,
+        r: &ServiceRef,
+        api_version: &str,
+        id: &str,
+        double_slash: bool,
+    ) -> String {
+        let slash = if double_slash { "//" } else { "/" };
+        format!(
+            "{}{}{slash}operationresults/{id}?api-version={api_version}",
+            self.base,
+            r.resource_id()
+        )
+    }
+
+    fn retry_after(&self) -> String {
+        let virtual_delay = self.g.engine.world().behaviour.retry_after;
+        self.g
+            .clock
+            .mode()
+            .wall_retry_after_secs(virtual_delay)
+            .to_string()
+    }
+
+    /// 202 with an empty body, `Location` and `Retry-After`: the answer to every accepted LRO.
+    fn accepted(&mut self, r: &ServiceRef, v: &str, id: &str, double_slash: bool) -> HttpResponse {
+        self.operation_id = Some(id.to_string());
+        HttpResponse::new(202)
+            .with_header("location", self.location_url(r, v, id, double_slash))
+            .with_header("retry-after", self.retry_after())
+    }
+
+    /// 202 on a poll of a running operation: `Location` (single slash) and `Retry-After` again.
+    fn running(&self, r: &ServiceRef, v: &str, id: &str) -> HttpResponse {
+        HttpResponse::new(202)
+            .with_header("location", self.location_url(r, v, id, false))
+            .with_header("retry-after", self.retry_after())
+    }
+
+    fn service_write(&mut self, r: &ServiceRef, v: &str, w: ServiceWrite) -> HttpResponse {
+        match w {
+            ServiceWrite::Done { status, body } => HttpResponse::json(status, &body),
+            ServiceWrite::Started {
+                status,
+                body,
+                operation_id,
+            } => {
+                let mut resp = self.accepted(r, v, &operation_id, false);
+                if let Some(body) = body {
+                    let headers = resp.headers;
+                    resp = HttpResponse::json(status, &body);
+                    resp.headers.extend(headers);
+                }
+                resp.status = status;
+                resp
+            }
+        }
+    }
+}
+
+/// The ARM response headers every answer carries (PROTOCOL.md §2.4).
+fn decorate(
+    g: &mut Inner,
+    req: &HttpRequest,
+    route: &Route,
+    resp: &mut HttpResponse,
+    now: Timestamp,
+) {
+    let request_id = g.engine.ids().guid();
+    let correlation = req
+        .header_value("x-ms-correlation-request-id")
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(|| g.engine.ids().guid());
+    resp.set_header("cache-control", "no-cache");
+    resp.set_header("pragma", "no-cache");
+    resp.set_header("expires", "-1");
+    resp.set_header("x-ms-request-id", request_id);
+    resp.set_header("x-ms-correlation-request-id", correlation.clone());
+    resp.set_header(
+        "x-ms-routing-request-id",
+        format!("WESTUS:{}:{correlation}", now.to_compact_string()),
+    );
+    let subscription = match route {
+        Route::Subscription { subscription }
+        | Route::ResourceGroups { subscription }
+        | Route::ResourceGroup { subscription, .. }
+        | Route::Services { subscription, .. }
+        | Route::StorageAccounts { subscription, .. } => Some(subscription.clone()),
+        Route::Service(r)
+        | Route::ServiceAction(r, _)
+        | Route::OperationResult(r, _)
+        | Route::Apis(r)
+        | Route::Api(r, _) => Some(r.subscription.clone()),
+        Route::StorageAccount(r)
+        | Route::StorageAction(r, _)
+        | Route::Containers(r)
+        | Route::Container(r, _) => Some(r.subscription.clone()),
+        _ => None,
+    };
+    if let Some(sub) = subscription {
+        let write = req.method != "GET";
+        let left = g.engine.take_rate_limit(&sub, write, now);
+        let name = if write {
+            "x-ms-ratelimit-remaining-subscription-writes"
+        } else {
+            "x-ms-ratelimit-remaining-subscription-reads"
+        };
+        resp.set_header(name, left.to_string());
+    }
+    if req
+        .header_value("x-ms-return-client-request-id")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        if let Some(id) = req.header_value("x-ms-client-request-id") {
+            resp.set_header("x-ms-client-request-id", id.to_string());
+        }
+    }
+    resp.set_header(
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    );
+    resp.set_header("x-content-type-options", "nosniff");
+    resp.set_header("date", now.to_http_date());
+}
+
+fn subscription_json(s: &crate::engine::model::Subscription, tenant: &str) -> Value {
+    json!({
+        "id": format!("/subscriptions/{}", s.id),
+        "subscriptionId": s.id,
+        "tenantId": tenant,
+        "displayName": s.display_name,
+        "state": "Enabled",
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+        "authorizationSource": "RoleBased"
+    })
+}
+
+fn group_json(g: &crate::engine::model::ResourceGroup) -> Value {
+    json!({
+        "id": format!("/subscriptions/{}/resourceGroups/{}", g.subscription, g.name),
+        "name": g.name,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": g.location,
+        "properties": {"provisioningState": "Succeeded"}
+    })
+}
+
+/// `GET /metadata/endpoints`: the cloud description `az cloud register` reads, pointing at armsim.
+fn metadata_endpoints(base: &str) -> Value {
+    json!({
+        "galleryEndpoint": format!("{base}/"),
+        "graphEndpoint": format!("{base}/"),
+        "portalEndpoint": format!("{base}/"),
+        "graphAudience": format!("{base}/"),
+        "authentication": {
+            "loginEndpoint": format!("{base}/"),
+            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+            "tenant": "common",
+            "identityProvider": "AAD"
+        },
+        "media": format!("{base}/"),
+        "resourceManager": format!("{base}/"),
+        "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io"},
+        "name": "armsim"
+    })
+}
