@@ -141,13 +141,29 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         "seed": args.seed,
         "pid": std::process::id(),
     });
+    // Signal handlers are installed before the ready line, so a script that reads it and sends SIGINT
+    // at once still gets a graceful shutdown.
+    let stop = shutdown_signal()?;
     println!("{ready}");
     tracing::info!(%endpoint, "armsim is serving; Ctrl-C stops it");
-    server::run(listener, sim, async {
-        let _ = tokio::signal::ctrl_c().await;
+    server::run(listener, sim, stop)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are registered when this is called.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
         tracing::info!("shutting down");
     })
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,13 @@
-mod placeholder {}
+//! armsim's integration tests: one binary, one module per area.
+
+mod common;
+// The simulator, driven in-process through `Simulator::handle` (the same call the server makes).
+mod sim {
+    mod admin; // /_armsim: health, clock, journal, state, reset, blobs
+    mod api_versions; // accepted versions, body rules per family, version errors
+    mod arm; // ARM-wide behaviour: auth, 404s, malformed input, headers, case
+    mod recordings; // replays of real recorded traffic and the REST spec examples
+    mod rules; // the service's backup/restore rules
+    mod snapshots; // insta snapshots of real-shaped answers
+}
+mod serve; // the `armsim serve` binary over real HTTP

@@ -215,9 +215,7 @@ impl Simulator {
             }
             Err(e) => (HttpResponse::error(&e), None),
         };
-        if resp.header_value("content-length").is_none() && resp.body.is_empty() {
-            resp.set_header("content-length", "0");
-        }
+        resp.set_header("content-length", resp.body.len().to_string());
         let at = g.clock.now();
         g.journal.record(Exchange {
             wall_ms,

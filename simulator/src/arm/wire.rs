@@ -122,7 +122,10 @@ pub fn service(s: &Service, api_version: &str) -> Value {
         };
         let mut id = json!({"type": kind});
         if identity.system_assigned {
-            id["principalId"] = json!(format!("{:0>8}-0000-4000-8000-{:0>12}", "5a", name.len()));
+            let seed = name
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(b as u64));
+            id["principalId"] = json!(crate::engine::ids::Ids::new(seed).guid());
             id["tenantId"] = json!("11111111-1111-1111-1111-111111111111");
         }
         if !identity.user_assigned.is_empty() {

@@ -1,0 +1,156 @@
+//! `armsim serve` as a user starts it: a real process, real HTTP, the ready line, Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+struct Served {
+    child: Child,
+    ready: Value,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(args: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_armsim"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("armsim starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let ready: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line is JSON: {e}: {line}"));
+    Served { child, ready }
+}
+
+async fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Vec<(String, String)>, Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let data = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", "Bearer t")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(data)))
+        .expect("request");
+    let resp = client.request(req).await.expect("response");
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn serve_prints_a_ready_line_and_answers_arm_over_http() {
+    let s = serve(&["--clock", "manual"]);
+    assert_eq!(s.ready["event"], "ready");
+    assert_eq!(s.ready["clock"], "manual");
+    let ep = s.ready["endpoint"].as_str().expect("endpoint").to_string();
+    assert!(ep.starts_with("http://127.0.0.1:"), "{ep}");
+    let base = format!("{ep}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers");
+    let (_, _, keys) = call("POST", &format!("{base}/Microsoft.Storage/storageAccounts/contosobackups/listKeys?api-version=2023-01-01"), None).await;
+    let key = keys["keys"][0]["value"].as_str().expect("key");
+    let body = json!({"storageAccount": "contosobackups", "containerName": "apim-backups", "backupName": "b", "accessKey": key});
+    let (status, headers, _) = call(
+        "POST",
+        &format!(
+            "{base}/Microsoft.ApiManagement/service/contoso-apim/backup?api-version=2024-05-01"
+        ),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let location = headers
+        .iter()
+        .find(|(n, _)| n == "location")
+        .map(|(_, v)| v.clone())
+        .expect("location");
+    assert!(
+        location.starts_with(&ep),
+        "Location points back at armsim: {location}"
+    );
+    let (status, _, _) = call("GET", &location, None).await;
+    assert_eq!(status, 202);
+    let (_, _, clock) = call(
+        "POST",
+        &format!("{ep}/_armsim/clock/advance"),
+        Some(json!({"by": "9m"})),
+    )
+    .await;
+    assert_eq!(clock["now"], "2026-01-01T00:09:00Z");
+    let (status, _, done) = call("GET", &location, None).await;
+    assert_eq!(
+        (status, done["properties"]["provisioningState"].as_str()),
+        (200, Some("Succeeded"))
+    );
+    let (status, _, err) = call("GET", &format!("{ep}/no/such/route"), None).await;
+    assert_eq!((status, err["error"]["code"].is_string()), (404, true));
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_an_arm_shaped_413() {
+    let s = serve(&["--clock", "manual"]);
+    let ep = s.ready["endpoint"].as_str().expect("endpoint");
+    let huge = json!({"storageAccount": "x".repeat(5 * 1024 * 1024)});
+    let (status, _, body) = call("POST", &format!("{ep}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service/contoso-apim/backup?api-version=2024-05-01"), Some(huge)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("RequestEntityTooLarge"))
+    );
+}
+
+#[test]
+fn a_bad_world_file_is_exit_2_naming_the_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("armsim-world-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "resourceGroups: [{name: rg}]\nservices:\n  - name: x\n    sku: Gold\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_armsim"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--world"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("Gold"), "{err}");
+}
+
+#[test]
+fn ctrl_c_shuts_down_gracefully_with_exit_0() {
+    let mut s = serve(&[]);
+    let pid = s.ready["pid"].as_u64().expect("pid").to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let status = s.child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
