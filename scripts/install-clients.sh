@@ -9,7 +9,7 @@
 # Usage: scripts/install-clients.sh [python|js|cli|all]...   (default: all)
 #
 # Idempotent: each folder records a stamp (the sha256 of the file it was installed from) and is left alone
-# while the stamp matches, so a second run costs well under a second. A changed requirements file or lockfile
+# while the stamp matches, so a second run takes about a second. A changed requirements file or lockfile
 # rebuilds that folder from scratch. Needs only PyPI and the npm registry. Exits non-zero, naming the step,
 # on the first failure.
 #

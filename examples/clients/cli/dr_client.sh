@@ -83,8 +83,14 @@ if kind == "success":
 #   Code: RestoreFailed
 #   Message: Cannot restore: backup expired
 # and other failures as `ERROR: <text>`, an Azure AD one with its AADSTS number in the text.
-errors = [l[len("ERROR: "):] for l in err.splitlines() if l.startswith("ERROR: ")]
-first = errors[0] if errors else next((l for l in reversed(err.splitlines()) if l.strip()), "")
+# An unexpected exception is printed as `ERROR: The command failed with an unexpected error. Here is the
+# traceback:` and the traceback; its last `SomeError: text` line says what happened.
+lines = err.splitlines()
+errors = [l[len("ERROR: "):] for l in lines if l.startswith("ERROR: ")]
+first = errors[0] if errors else next((l for l in reversed(lines) if l.strip()), "")
+if first.endswith("traceback:"):
+    raised = [l for l in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\w*: ", l)]
+    first = raised[-1] if raised else first
 code_line = re.search(r"^Code: (\S+)\s*$", err, re.M)
 message_line = re.search(r"^Message: (.*)$", err, re.M)
 arm = re.match(r"^\(([^)\s]+)\) (.*)$", first)

@@ -27,6 +27,7 @@
 
 import { ApiManagementClient } from "@azure/arm-apimanagement";
 import { ClientSecretCredential } from "@azure/identity";
+import { readFile } from "node:fs/promises";
 
 const USAGE_EXIT = 2;
 const CONFIG_ERROR = "ClientConfigurationError";
@@ -93,17 +94,18 @@ function pollOptions() {
 //   RestError (an HTTP error on the POST or a poll): .code is the ARM error code from the body.
 //   Error from core-lro on an Azure-AsyncOperation "Failed" status: the code is only in the message,
 //     "The long-running operation has failed. <code>. <message>".
-//   AuthenticationError from @azure/identity: .errorResponse.error ("invalid_client", ...).
+//   A token request refused by the identity endpoints: the AADSTS number in the message, the same code the
+//     Python and CLI clients report.
+//   Anything else (TLS, connection): the error's code (e.g. ECONNREFUSED) or name.
 function errorCode(err) {
-  const lro = /^The long-running operation has failed\. (\S+?)\. ([\s\S]*)$/.exec(err?.message ?? "");
+  const text = String(err?.message ?? err);
+  const lro = /^The long-running operation has failed\. (\S+?)\. ([\s\S]*)$/.exec(text);
   if (lro) return [lro[1], lro[2]];
   const arm = err?.details?.error;
-  if (arm?.code) return [String(arm.code), String(arm.message ?? err.message)];
-  if (err?.errorResponse?.error) {
-    return [String(err.errorResponse.error), String(err.errorResponse.errorDescription ?? err.message)];
-  }
-  if (err?.code) return [String(err.code), String(err.message)];
-  return [String(err?.name ?? "Error"), String(err?.message ?? err)];
+  if (arm?.code) return [String(arm.code), String(arm.message ?? text)];
+  const aad = /\b(AADSTS\d+)\b/.exec(text);
+  if (aad) return [aad[1], text];
+  return [String(err?.code ?? err?.name ?? "Error"), text];
 }
 
 async function run() {
@@ -165,9 +167,11 @@ async function run() {
 async function main(argv) {
   if (argv.length > 0) {
     if (argv[0] === "-h" || argv[0] === "--help") {
-      process.stdout.write(
-        "usage: node dr_client.mjs  (configuration comes from the environment; see the comment at the top)\n",
-      );
+      // The comment block at the top of this file is the manual.
+      const source = await readFile(new URL(import.meta.url), "utf8");
+      const lines = source.split("\n").slice(1); // after the #! line
+      const header = lines.slice(0, lines.findIndex((line) => !line.startsWith("//")));
+      process.stdout.write(header.map((line) => line.replace(/^\/\/ ?/, "")).join("\n") + "\n");
       return 0;
     }
     process.stderr.write("usage: node dr_client.mjs [--help]  (configuration comes from the environment)\n");

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -111,17 +112,22 @@ def poll_interval() -> dict:
 
 
 def error_code(exc: Exception) -> tuple[str, str]:
-    """The ARM error code and message carried by an SDK exception, else the exception's own name.
+    """The ARM error code and message carried by an SDK exception, else its Azure AD error number, else the
+    exception's own name.
 
     HttpResponseError parses the ARM error body (``{"error":{"code","message"}}``) into ``.error`` for an
-    initial-request failure, a 4xx/5xx on a poll and an Azure-AsyncOperation ``Failed`` status alike.
+    initial-request failure, a 4xx/5xx on a poll and an Azure-AsyncOperation ``Failed`` status alike. A
+    token request refused by the identity endpoints surfaces as ClientAuthenticationError whose message
+    carries the ``AADSTS…`` number, the same code the CLI client reports.
     """
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
     message = getattr(error, "message", None)
     if code:
         return str(code), str(message or exc)
-    return type(exc).__name__, str(getattr(exc, "message", None) or exc)
+    message = str(getattr(exc, "message", None) or exc)
+    aad = re.search(r"\b(AADSTS\d+)\b", message)
+    return (aad.group(1) if aad else type(exc).__name__), message
 
 
 def run() -> int:
