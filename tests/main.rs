@@ -10,4 +10,5 @@ mod sim {
     mod rules; // the service's backup/restore rules
     mod snapshots; // insta snapshots of real-shaped answers
 }
-mod serve; // the `armsim serve` binary over real HTTP
+mod docs;
+mod serve; // the `armsim serve` binary over real HTTP // the documentation's examples run as written
