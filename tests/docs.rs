@@ -37,3 +37,45 @@ fn the_world_format_example_loads_and_builds_a_simulator() {
     })
     .expect("example world is consistent");
 }
+
+/// The README's curl walkthrough, run as written against `armsim serve --clock manual`.
+#[test]
+fn the_readme_walkthrough_runs_and_shows_each_rule() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## A two-minute walkthrough with curl")
+        .nth(1)
+        .expect("walkthrough section");
+    let script = section
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("bash block");
+    let server = crate::serve::start(&["--clock", "manual"]);
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .env("ARM", server.endpoint())
+        .output()
+        .expect("bash runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "walkthrough failed: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "HTTP/1.1 202 Accepted",
+        "-> HTTP 202",
+        "\"provisioningState\":\"Succeeded\"\n-> HTTP 200",
+        "\"name\":\"nightly.bak\"",
+        "Cannot restore: backup expired\",\"details\":null,\"innerError\":null}} -> HTTP 400",
+        "Cannot restore: current SKU is 'Premium', backup SKU is 'Developer'",
+        "\"code\":\"BackupFailed\"",
+    ] {
+        assert!(
+            text.contains(want),
+            "walkthrough output lacks {want:?}:\n{text}"
+        );
+    }
+}

@@ -9,9 +9,23 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
-struct Served {
+pub(crate) struct Served {
     child: Child,
     ready: Value,
+}
+
+impl Served {
+    pub(crate) fn endpoint(&self) -> String {
+        self.ready["endpoint"]
+            .as_str()
+            .expect("endpoint")
+            .to_string()
+    }
+}
+
+/// Starts `armsim serve --addr 127.0.0.1:0 ARGS…` and waits for its ready line.
+pub(crate) fn start(args: &[&str]) -> Served {
+    serve(args)
 }
 
 impl Drop for Served {
