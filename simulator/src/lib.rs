@@ -4,3 +4,4 @@ pub mod arm;
 pub mod clock;
 pub mod http;
 pub mod journal;
+pub mod tls;
