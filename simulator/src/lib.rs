@@ -3,5 +3,6 @@
 pub mod arm;
 pub mod clock;
 pub mod http;
+pub mod identity;
 pub mod journal;
 pub mod tls;
