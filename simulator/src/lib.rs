@@ -29,9 +29,11 @@ pub mod arm;
 pub mod clock;
 pub mod engine;
 pub mod http;
+pub mod identity;
 pub mod journal;
 pub mod server;
 pub mod sim;
+pub mod tls;
 
 pub use arm::error::ArmError;
 pub use clock::{ClockMode, Timestamp, VDuration};

@@ -5,6 +5,8 @@
 
 use serde_json::{json, Value};
 
+use crate::clock::Timestamp;
+
 /// Who produced an error: ARM's front door writes `{"error":{"code","message"}}`, API Management adds
 /// explicit `"details":null,"innerError":null` (seen in real APIM answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -198,6 +200,75 @@ impl ArmError {
         )
     }
 
+    /// A token that is not a JWT, is not RS256, or whose signature does not verify. ARM's text for this
+    /// case is the one seen in public reports ("The access token is invalid."); the challenge's
+    /// `error_description` repeating it is armsim's choice (PROTOCOL.md §7 q6).
+    pub fn invalid_authentication_token(tenant: &str) -> Self {
+        let message = "The access token is invalid.";
+        Self::new(401, "InvalidAuthenticationToken", message)
+            .with_header("WWW-Authenticate", bearer_challenge(tenant, message))
+    }
+
+    /// A token without `oid` (or `puid`/`altsecid`): PROTOCOL.md §2.6.
+    pub fn missing_object_id_claim(tenant: &str) -> Self {
+        let message = "The received access token is not valid: at least one of the claims 'puid' or 'altsecid' or 'oid' should be present. If you are accessing as application please make sure service principal is properly created in the tenant.";
+        Self::new(401, "InvalidAuthenticationToken", message)
+            .with_header("WWW-Authenticate", bearer_challenge(tenant, message))
+    }
+
+    /// PROTOCOL.md §2.6: both times in ARM's US format (`1/18/2023 5:10:42 PM`).
+    pub fn expired_authentication_token(tenant: &str, expiry: Timestamp, now: Timestamp) -> Self {
+        let message = format!(
+            "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
+            expiry.to_us_string(),
+            now.to_us_string()
+        );
+        Self::new(401, "ExpiredAuthenticationToken", message.clone())
+            .with_header("WWW-Authenticate", bearer_challenge(tenant, &message))
+    }
+
+    /// PROTOCOL.md §2.6. The message lists ARM's four audiences, as ARM does; armsim also accepts its
+    /// own base URL (the JS SDK derives its scope from the endpoint), which the message does not name.
+    pub fn invalid_authentication_token_audience(tenant: &str, audience: &str) -> Self {
+        let allowed = ARM_AUDIENCES
+            .iter()
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let message = format!(
+            "The access token has been obtained for wrong audience or resource '{audience}'. It should exactly match with one of the allowed audiences {allowed}."
+        );
+        Self::new(401, "InvalidAuthenticationTokenAudience", message.clone())
+            .with_header("WWW-Authenticate", bearer_challenge(tenant, &message))
+    }
+
+    /// A token from another tenant's issuer (public reports of ARM's `InvalidAuthenticationTokenTenant`).
+    /// The challenge names the expected tenant, so a client that follows it asks the right authority.
+    pub fn invalid_authentication_token_tenant(expected_tenant: &str, issuer: &str) -> Self {
+        let message = format!(
+            "The access token is from the wrong issuer '{issuer}'. It must match the tenant 'https://sts.windows.net/{expected_tenant}/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/{expected_tenant}' to get the token. Note, if the subscription is transferred to another tenant there is no impact to the services, but information about new tenant could take time to propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later."
+        );
+        Self::new(401, "InvalidAuthenticationTokenTenant", message).with_header(
+            "WWW-Authenticate",
+            bearer_challenge(
+                expected_tenant,
+                "The access token is from the wrong issuer.",
+            ),
+        )
+    }
+
+    /// PROTOCOL.md §2.6: RBAC refusal. The client id and object id are both the caller's `oid`, as in
+    /// the public reports; the text after "If acce…" was cut in every report and is inferred.
+    pub fn authorization_failed(object_id: &str, action: &str, scope: &str) -> Self {
+        Self::new(
+            403,
+            "AuthorizationFailed",
+            format!(
+                "The client '{object_id}' with object id '{object_id}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+            ),
+        )
+    }
+
     /// 409 for a management operation on a service while another one runs. The real code and text are
     /// unknown (PROTOCOL.md §7 q3); this is armsim's documented choice.
     pub fn service_busy(service: &str, running: &str) -> Self {
@@ -257,6 +328,15 @@ impl ArmError {
             format!("Operation result '{op_id}' was not found."),
         )
     }
+}
+
+/// The `WWW-Authenticate` value ARM sends with a 401 (PROTOCOL.md §2.6). Double quotes in the description
+/// are replaced by single ones so the header stays parseable.
+fn bearer_challenge(tenant: &str, description: &str) -> String {
+    format!(
+        "Bearer authorization_uri=\"https://login.windows.net/{tenant}\", error=\"invalid_token\", error_description=\"{}\"",
+        description.replace('"', "'")
+    )
 }
 
 impl std::fmt::Display for ArmError {
