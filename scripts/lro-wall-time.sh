@@ -17,7 +17,9 @@ ready="$(head -n1 "$out")"
 ep="$(sed -E 's/.*"endpoint":"([^"]+)".*/\1/' <<<"$ready")"
 ca="$(sed -nE 's/.*"ca_cert":"([^"]+)".*/\1/p' <<<"$ready")"
 curl_() { if [ -n "$ca" ]; then curl --cacert "$ca" "$@"; else curl "$@"; fi; }
-token="${ARMSIM_TOKEN:-armsim-walkthrough}"
+token="$(curl_ -s "$ep/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token" -d grant_type=client_credentials \
+  -d client_id=22222222-2222-2222-2222-222222222222 -d client_secret=armsim-contributor-secret \
+  -d scope=https://management.azure.com/.default | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
 rg="$ep/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers"
 key="$(curl_ -s -X POST -H "Authorization: Bearer $token" \
   "$rg/Microsoft.Storage/storageAccounts/contosobackups/listKeys?api-version=2023-01-01" |

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use armsim_simulator::identity::AuthMode;
 use armsim_simulator::sim::{default_world, load_world, DEFAULT_TIME_SCALE};
-use armsim_simulator::{server, ClockMode, SimConfig, Simulator};
+use armsim_simulator::{server, tls, ClockMode, SimConfig, Simulator};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +53,29 @@ struct ServeArgs {
     /// Seed for every generated id and key: the same seed and requests give the same answers.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// HTTPS (the official SDKs refuse bearer tokens over plain HTTP) or plain HTTP.
+    #[arg(long, value_enum, default_value = "on")]
+    tls: TlsArg,
+    /// PEM certificate chain to serve instead of a generated self-signed one (needs --key).
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Where to write the CA certificate clients must trust (default: a file in the temp directory,
+    /// named in the ready line as `ca_cert`).
+    #[arg(long)]
+    ca_out: Option<PathBuf>,
+    /// How ARM requests' bearer tokens are checked: strict (signature, expiry, audience, tenant),
+    /// permissive (any bearer token), off.
+    #[arg(long, default_value = "strict")]
+    auth: AuthMode,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum TlsArg {
+    On,
+    Off,
 }
 
 fn main() -> ExitCode {
@@ -108,7 +132,34 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let endpoint = format!("http://{addr}");
+    let material = match (args.tls, &args.cert, &args.key) {
+        (TlsArg::Off, _, _) => None,
+        (TlsArg::On, Some(cert), Some(key)) => {
+            Some(tls::load(cert, key).map_err(|e| e.to_string())?)
+        }
+        (TlsArg::On, _, _) => {
+            Some(tls::self_signed().map_err(|e| format!("cannot make a certificate: {e}"))?)
+        }
+    };
+    let acceptor = match &material {
+        Some(m) => Some(tls::acceptor(m).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let ca_cert = match &material {
+        Some(m) => {
+            let path = args.ca_out.clone().unwrap_or_else(|| {
+                std::env::temp_dir()
+                    .join(format!("armsim-{}", addr.port()))
+                    .join("ca.pem")
+            });
+            write_ca(&path, &m.cert_pem)?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    let scheme = if material.is_some() { "https" } else { "http" };
+    let endpoint = format!("{scheme}://{addr}");
+    let tenant = world.identity.tenant_id.clone();
     let subscription = world
         .subscriptions
         .first()
@@ -119,6 +170,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         clock,
         seed: args.seed,
         base_url: endpoint.clone(),
+        auth: args.auth,
         ..SimConfig::default()
     };
     let sim = Arc::new(Simulator::new(config).map_err(|e| match &args.world {
@@ -134,6 +186,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         "endpoint": endpoint,
         "admin": format!("{endpoint}/_armsim"),
         "world": args.world.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default".into()),
+        "ca_cert": ca_cert,
+        "auth": args.auth.to_string(),
+        "tenantId": tenant,
         "subscriptionId": subscription,
         "clock": mode,
         "timeScale": scale,
@@ -146,7 +201,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let stop = shutdown_signal()?;
     println!("{ready}");
     tracing::info!(%endpoint, "armsim is serving; Ctrl-C stops it");
-    server::run(listener, sim, stop)
+    server::run_with(listener, sim, acceptor, stop)
         .await
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
@@ -166,4 +221,13 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
         }
         tracing::info!("shutting down");
     })
+}
+
+/// Writes the CA certificate clients must trust, creating its folder.
+fn write_ca(path: &std::path::Path, pem: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, pem).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -52,10 +52,11 @@ fn the_readme_walkthrough_runs_and_shows_each_rule() {
         .nth(1)
         .and_then(|s| s.split("```").next())
         .expect("bash block");
-    let server = crate::serve::start(&["--clock", "manual"]);
+    let server = crate::serve::start(&["--clock", "manual", "--tls", "on", "--auth", "strict"]);
     let out = std::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", script])
         .env("ARM", server.endpoint())
+        .env("CURL_CA_BUNDLE", server.ready_field("ca_cert"))
         .output()
         .expect("bash runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -65,7 +66,7 @@ fn the_readme_walkthrough_runs_and_shows_each_rule() {
         String::from_utf8_lossy(&out.stderr)
     );
     for want in [
-        "HTTP/1.1 202 Accepted",
+        "HTTP/2 202",
         "-> HTTP 202",
         "\"provisioningState\":\"Succeeded\"\n-> HTTP 200",
         "\"name\":\"nightly.bak\"",

@@ -11,4 +11,5 @@ mod sim {
     mod snapshots; // insta snapshots of real-shaped answers
 }
 mod docs;
+mod identity; // serve's defaults: HTTPS, the fake Azure AD, strict tokens, roles
 mod serve; // the `armsim serve` binary over real HTTP // the documentation's examples run as written

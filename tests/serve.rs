@@ -15,11 +15,15 @@ pub(crate) struct Served {
 }
 
 impl Served {
-    pub(crate) fn endpoint(&self) -> String {
-        self.ready["endpoint"]
+    pub(crate) fn ready_field(&self, name: &str) -> String {
+        self.ready[name]
             .as_str()
-            .expect("endpoint")
+            .unwrap_or_else(|| panic!("ready line has {name}: {}", self.ready))
             .to_string()
+    }
+
+    pub(crate) fn endpoint(&self) -> String {
+        self.ready_field("endpoint")
     }
 }
 
@@ -38,7 +42,7 @@ impl Drop for Served {
 fn serve(args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_armsim"))
         .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(args)
+        .args(plain_unless_asked(args))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -50,6 +54,18 @@ fn serve(args: &[&str]) -> Served {
     let ready: Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line is JSON: {e}: {line}"));
     Served { child, ready }
+}
+
+/// Most tests here drive plain HTTP with any token; tests of TLS and tokens pass `--tls`/`--auth`.
+fn plain_unless_asked(args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    if !args.contains(&"--tls") {
+        all.extend(["--tls".into(), "off".into()]);
+    }
+    if !args.contains(&"--auth") {
+        all.extend(["--auth".into(), "permissive".into()]);
+    }
+    all
 }
 
 async fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Vec<(String, String)>, Value) {

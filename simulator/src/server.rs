@@ -20,18 +20,31 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 
 use crate::arm::error::ArmError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::sim::{SimConfig, Simulator};
+use crate::tls::{self, TlsMaterial};
 
 /// Largest request body accepted; larger ones get an ARM-shaped 413.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Serves `sim` on `listener` until `shutdown` resolves, then drains open connections (up to 5 s).
+/// Serves `sim` over plain HTTP on `listener` until `shutdown` resolves, then drains open connections.
 pub async fn run(
     listener: TcpListener,
     sim: Arc<Simulator>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    run_with(listener, sim, None, shutdown).await
+}
+
+/// Serves `sim` on `listener` — over TLS when `tls` is given — until `shutdown` resolves, then drains open
+/// connections (up to 5 s). ARM, identity and admin routes share the one port.
+pub async fn run_with(
+    listener: TcpListener,
+    sim: Arc<Simulator>,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -50,7 +63,27 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                serve_connection(&builder, &graceful, TokioIo::new(stream), sim.clone());
+                match &tls {
+                    None => serve_connection(&builder, &graceful, TokioIo::new(stream), sim.clone()),
+                    Some(acceptor) => {
+                        // The handshake runs in its own task so a slow client cannot stall the accept loop.
+                        let (acceptor, builder, sim) = (acceptor.clone(), builder.clone(), sim.clone());
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                            match handshake.await {
+                                Ok(Ok(tls_stream)) => {
+                                    let conn = serve(&builder, TokioIo::new(tls_stream), sim);
+                                    if let Err(e) = watcher.watch(conn).await {
+                                        tracing::debug!(error = %e, "TLS connection ended with an error");
+                                    }
+                                }
+                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!("TLS handshake timed out"),
+                            }
+                        });
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
@@ -63,6 +96,27 @@ pub async fn run(
     Ok(())
 }
 
+/// One connection's hyper future, answering every request through `sim`.
+fn serve<IO>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: TokioIo<IO>,
+    sim: Arc<Simulator>,
+) -> impl hyper_util::server::graceful::GracefulConnection<
+    Error = Box<dyn std::error::Error + Send + Sync>,
+> + Send
+       + 'static
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let sim = sim.clone();
+        async move { Ok::<_, Infallible>(answer(&sim, req).await) }
+    });
+    builder
+        .serve_connection_with_upgrades(io, service)
+        .into_owned()
+}
+
 fn serve_connection<IO>(
     builder: &auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
@@ -71,14 +125,7 @@ fn serve_connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| {
-        let sim = sim.clone();
-        async move { Ok::<_, Infallible>(answer(&sim, req).await) }
-    });
-    let conn = builder
-        .serve_connection_with_upgrades(io, service)
-        .into_owned();
-    let conn = graceful.watch(conn);
+    let conn = graceful.watch(serve(builder, io, sim));
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "connection ended with an error");
@@ -142,30 +189,52 @@ fn to_hyper(resp: HttpResponse) -> hyper::Response<Full<Bytes>> {
 pub struct RunningServer {
     pub sim: Arc<Simulator>,
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
     pub endpoint: String,
+    /// The PEM clients must trust, when serving TLS.
+    pub ca_pem: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl RunningServer {
-    /// Binds `127.0.0.1:0`, builds the simulator with `base_url` set to the bound address, and serves.
-    pub async fn start(mut config: SimConfig) -> Result<Self, String> {
+    /// Binds `127.0.0.1:0`, builds the simulator with `base_url` set to the bound address, and serves
+    /// plain HTTP.
+    pub async fn start(config: SimConfig) -> Result<Self, String> {
+        Self::start_with(config, None).await
+    }
+
+    /// As [`RunningServer::start`], over TLS with a fresh self-signed certificate (see `ca_pem`).
+    pub async fn start_tls(config: SimConfig) -> Result<Self, String> {
+        let material = tls::self_signed().map_err(|e| e.to_string())?;
+        Self::start_with(config, Some(material)).await
+    }
+
+    pub async fn start_with(
+        mut config: SimConfig,
+        tls: Option<TlsMaterial>,
+    ) -> Result<Self, String> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let endpoint = format!("http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let endpoint = format!("{scheme}://{addr}");
+        let acceptor = match &tls {
+            Some(m) => Some(tls::acceptor(m).map_err(|e| e.to_string())?),
+            None => None,
+        };
         config.base_url = endpoint.clone();
         let sim = Arc::new(Simulator::new(config)?);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, sim.clone(), async move {
+        let task = tokio::spawn(run_with(listener, sim.clone(), acceptor, async move {
             let _ = stopped.await;
         }));
         Ok(Self {
             sim,
             addr,
             endpoint,
+            ca_pem: tls.map(|m| m.cert_pem),
             stop: Some(stop),
             task: Some(task),
         })

@@ -17,6 +17,7 @@ use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::identity::{authorize, AuthMode, Identity};
 use crate::journal::{Exchange, Journal, JournalEntry};
 
 /// The embedded default world (`simulator/worlds/default.yaml`).
@@ -37,6 +38,8 @@ pub struct SimConfig {
     /// `scheme://host:port` the simulator is reached at; Location URLs use the request's `Host` with
     /// this scheme, or this whole URL when a request has no `Host`.
     pub base_url: String,
+    /// How bearer tokens on ARM requests are checked.
+    pub auth: AuthMode,
 }
 
 impl Default for SimConfig {
@@ -48,6 +51,7 @@ impl Default for SimConfig {
             seed: 0,
             journal_capacity: 100_000,
             base_url: "https://management.azure.com".into(),
+            auth: AuthMode::Strict,
         }
     }
 }
@@ -74,6 +78,8 @@ struct Inner {
     clock: Clock,
     engine: Engine,
     journal: Journal,
+    /// The fake Azure AD of the current world (its tenant and principals).
+    identity: Identity,
 }
 
 /// The mock ARM. Cheap to share behind an `Arc`; all state sits behind one mutex.
@@ -97,10 +103,13 @@ impl Simulator {
     fn fresh(config: &SimConfig, world: &World) -> Result<Inner, String> {
         let clock = Clock::new(config.clock, world.start);
         let engine = Engine::new(world.clone(), config.seed, clock.now())?;
+        let identity =
+            Identity::new(world.identity.clone(), config.seed).map_err(|e| e.to_string())?;
         Ok(Inner {
             clock,
             engine,
             journal: Journal::new(config.journal_capacity),
+            identity,
         })
     }
 
@@ -160,9 +169,12 @@ impl Simulator {
     pub fn set_state(&self, world: World) -> Result<(), String> {
         let mut g = self.lock();
         let clock = Clock::new(self.config.clock, world.start);
+        let identity =
+            Identity::new(world.identity.clone(), self.config.seed).map_err(|e| e.to_string())?;
         let engine = Engine::new(world, self.config.seed, clock.now())?;
         g.clock = clock;
         g.engine = engine;
+        g.identity = identity;
         Ok(())
     }
 
@@ -188,8 +200,19 @@ impl Simulator {
         let now = g.clock.now();
         g.engine.settle(now);
         let route = Route::parse(&req.path);
-        let route_name = route.as_ref().map(Route::name).unwrap_or("admin");
+        let mut route_name = route.as_ref().map(Route::name).unwrap_or("admin");
+        let identity_answer = match &route {
+            Ok(Route::Other) => g.identity.handle(&req, &self.base_url(&req), &g.clock),
+            _ => None,
+        };
         let (mut resp, operation_id) = match route {
+            Ok(Route::Other) if identity_answer.is_some() => {
+                route_name = "identity";
+                (
+                    identity_answer.unwrap_or_else(|| HttpResponse::new(500)),
+                    None,
+                )
+            }
             Ok(Route::Admin(admin)) => {
                 drop(g);
                 let resp = self.admin(admin, &req);
@@ -203,6 +226,7 @@ impl Simulator {
                     req: &req,
                     now,
                     base,
+                    auth: self.config.auth,
                     operation_id: None,
                 };
                 let mut resp = match ctx.arm(&route) {
@@ -369,31 +393,25 @@ struct Ctx<'a, 'g> {
     req: &'a HttpRequest,
     now: Timestamp,
     base: String,
+    auth: AuthMode,
     operation_id: Option<String>,
 }
 
 impl Ctx<'_, '_> {
     fn arm(&mut self, route: &Route) -> Result<HttpResponse, ArmError> {
         let method = self.req.method.as_str();
-        let tenant = self.g.engine.world().tenant_id.clone();
         if *route == Route::Other {
             return Err(ArmError::no_route(method, &self.req.path));
         }
         if *route == Route::MetadataEndpoints {
             return Ok(HttpResponse::json(200, &metadata_endpoints(&self.base)));
         }
-        match self.req.header_value("authorization") {
-            None => return Err(ArmError::missing_authorization(&tenant)),
-            Some(v)
-                if !v
-                    .get(..7)
-                    .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
-                    || v.len() <= 7 =>
-            {
-                return Err(ArmError::invalid_authorization_scheme(&tenant))
-            }
-            Some(_) => {}
-        }
+        let caller = self.g.identity.verify(
+            self.req.header_value("authorization"),
+            self.auth,
+            &self.base,
+            self.now,
+        )?;
         let provider = match route {
             Route::Services { .. }
             | Route::Service(_)
@@ -409,6 +427,9 @@ impl Ctx<'_, '_> {
             provider,
             &location,
         )?;
+        let (action, scope) = permission(route, method);
+        authorize(&caller, &action, &scope, method == "GET")?;
+        let tenant = self.g.identity.tenant_id().to_string();
         let body = if matches!(method, "PUT" | "PATCH" | "POST") {
             self.check_content_type()?;
             self.req.json_body()?
@@ -772,4 +793,83 @@ fn metadata_endpoints(base: &str) -> Value {
         "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io"},
         "name": "armsim"
     })
+}
+
+/// The RBAC action and scope a request needs, as ARM names them in `AuthorizationFailed`.
+fn permission(route: &Route, method: &str) -> (String, String) {
+    let verb = match method {
+        "GET" => "read",
+        "DELETE" => "delete",
+        _ => "write",
+    };
+    match route {
+        Route::Subscriptions => ("Microsoft.Resources/subscriptions/read".into(), "/".into()),
+        Route::Subscription { subscription } | Route::ResourceGroups { subscription } => (
+            format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}"),
+            format!("/subscriptions/{subscription}"),
+        ),
+        Route::ResourceGroup {
+            subscription,
+            resource_group,
+        } => (
+            format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}"),
+            format!("/subscriptions/{subscription}/resourceGroups/{resource_group}"),
+        ),
+        Route::Services {
+            subscription,
+            resource_group,
+        }
+        | Route::StorageAccounts {
+            subscription,
+            resource_group,
+        } => {
+            let kind = if matches!(route, Route::Services { .. }) {
+                "Microsoft.ApiManagement/service"
+            } else {
+                "Microsoft.Storage/storageAccounts"
+            };
+            let scope = match resource_group {
+                Some(rg) => format!("/subscriptions/{subscription}/resourceGroups/{rg}"),
+                None => format!("/subscriptions/{subscription}"),
+            };
+            (format!("{kind}/{verb}"), scope)
+        }
+        Route::Service(r) | Route::OperationResult(r, _) => (
+            format!("Microsoft.ApiManagement/service/{verb}"),
+            r.resource_id(),
+        ),
+        Route::ServiceAction(r, action) => {
+            let name = match action {
+                ServiceAction::Backup => "backup",
+                ServiceAction::Restore => "restore",
+            };
+            (
+                format!("Microsoft.ApiManagement/service/{name}/action"),
+                r.resource_id(),
+            )
+        }
+        Route::Apis(r) | Route::Api(r, _) => (
+            format!("Microsoft.ApiManagement/service/apis/{verb}"),
+            r.resource_id(),
+        ),
+        Route::StorageAccount(r) => (
+            format!("Microsoft.Storage/storageAccounts/{verb}"),
+            r.resource_id(),
+        ),
+        Route::StorageAction(r, action) => {
+            let name = match action {
+                StorageAction::ListKeys => "listkeys",
+                StorageAction::RegenerateKey => "regeneratekey",
+            };
+            (
+                format!("Microsoft.Storage/storageAccounts/{name}/action"),
+                r.resource_id(),
+            )
+        }
+        Route::Containers(r) | Route::Container(r, _) => (
+            format!("Microsoft.Storage/storageAccounts/blobServices/containers/{verb}"),
+            r.resource_id(),
+        ),
+        Route::Admin(_) | Route::MetadataEndpoints | Route::Other => (String::new(), String::new()),
+    }
 }

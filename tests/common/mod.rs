@@ -18,6 +18,7 @@ pub fn sim() -> Simulator {
 pub fn sim_with(world: World) -> Simulator {
     Simulator::new(SimConfig {
         world,
+        auth: armsim_simulator::identity::AuthMode::Permissive,
         ..SimConfig::default()
     })
     .expect("world loads")

@@ -106,6 +106,7 @@ fn replay(file: &Path) -> Vec<String> {
     let world = parse_world(&world_for(&entries), "recording world").expect("world");
     let sim = Simulator::new(SimConfig {
         world,
+        auth: armsim_simulator::identity::AuthMode::Permissive,
         ..SimConfig::default()
     })
     .expect("sim");
@@ -310,6 +311,7 @@ fn every_spec_example_plays_and_our_answers_have_the_examples_shape() {
         world.subscriptions[0].id = p["subscriptionId"].as_str().expect("sub").to_string();
         let sim = Simulator::new(SimConfig {
             world,
+            auth: armsim_simulator::identity::AuthMode::Permissive,
             ..SimConfig::default()
         })
         .expect("sim");

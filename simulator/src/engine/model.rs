@@ -15,8 +15,9 @@ pub struct World {
     /// Virtual time at which the clock starts (and, in a state snapshot, the time it was taken).
     #[serde(default = "default_start")]
     pub start: Timestamp,
-    #[serde(default = "default_tenant")]
-    pub tenant_id: String,
+    /// The tenant, its service principals and token lifetime (the fake Azure AD).
+    #[serde(default)]
+    pub identity: crate::identity::IdentityConfig,
     #[serde(default = "default_subscriptions")]
     pub subscriptions: Vec<Subscription>,
     #[serde(default)]
@@ -35,10 +36,6 @@ pub struct World {
 pub fn default_start() -> Timestamp {
     // A fixed, recent start keeps snapshots and ids stable across runs.
     Timestamp::from_millis(1_767_225_600_000) // 2026-01-01T00:00:00Z
-}
-
-fn default_tenant() -> String {
-    "11111111-1111-1111-1111-111111111111".into()
 }
 
 fn default_subscriptions() -> Vec<Subscription> {
