@@ -11,6 +11,8 @@ cd "$root"
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
+step "install the official clients the real-client tests drive"
+scripts/install-clients.sh all
 step "format"
 cargo fmt --all -- --check
 step "lint"

@@ -10,6 +10,7 @@ mod sim {
     mod rules; // the service's backup/restore rules
     mod snapshots; // insta snapshots of real-shaped answers
 }
+mod clients; // the official Python and JS SDKs and the Azure CLI, unmodified, against armsim
 mod docs;
 mod identity; // serve's defaults: HTTPS, the fake Azure AD, strict tokens, roles
 mod serve; // the `armsim serve` binary over real HTTP // the documentation's examples run as written
