@@ -64,6 +64,12 @@ struct Outcome {
 /// A simulator for real clients: HTTPS, strict tokens, a fast clock (600×: a restore takes 3 s), and
 /// two backups of contoso-apim in the container, one a day old and one 31 days old.
 async fn simulator() -> (RunningServer, PathBuf) {
+    simulator_with(|_| {}).await
+}
+
+async fn simulator_with(
+    change: impl FnOnce(&mut armsim_simulator::World),
+) -> (RunningServer, PathBuf) {
     let mut world = default_world();
     for (name, age) in [("fresh.bak", "1d"), ("old.bak", "31d")] {
         let blob = serde_saphyr::from_str(&format!(
@@ -72,6 +78,7 @@ async fn simulator() -> (RunningServer, PathBuf) {
         .expect("blob");
         world.storage_accounts[0].containers[0].blobs.push(blob);
     }
+    change(&mut world);
     let config = SimConfig {
         world,
         clock: ClockMode::Scaled { scale: 600.0 },
@@ -289,4 +296,60 @@ async fn javascript_sdk_backs_up_restores_and_surfaces_every_failure() {
 #[tokio::test(flavor = "multi_thread")]
 async fn azure_cli_backs_up_restores_and_surfaces_every_failure() {
     dr_rehearsal(Client::Cli).await;
+}
+
+/// Tokens that live 5 virtual minutes expire several times during a 30-minute restore. The SDKs refresh
+/// theirs (armsim tells them the lifetime in wall seconds), so the restore succeeds; a client that holds
+/// one token for the whole run is refused with ExpiredAuthenticationToken mid-operation.
+async fn short_tokens(client: Client) {
+    if skip() {
+        return;
+    }
+    let (server, ca) =
+        simulator_with(|w| w.identity.token_lifetime = armsim_simulator::VDuration::from_mins(5))
+            .await;
+    let vars = [
+        ("ARMSIM_SERVICE_NAME", "contoso-apim-dr"),
+        ("ARMSIM_OPERATION", "restore"),
+        ("ARMSIM_BACKUP_NAME", "fresh.bak"),
+    ];
+    let refreshed = run(client, &server, &ca, &vars).await;
+    assert_eq!(
+        refreshed.exit,
+        Some(0),
+        "{client:?} with 5-minute tokens: {} / {}",
+        refreshed.json,
+        refreshed.stderr
+    );
+    let token = server
+        .sim
+        .issue_token(
+            "22222222-2222-2222-2222-222222222222",
+            "https://management.azure.com/",
+        )
+        .expect("token");
+    let mut cached = vars.to_vec();
+    cached.extend([
+        ("ARMSIM_TOKEN", token.as_str()),
+        ("AZURE_CLIENT_SECRET", ""),
+    ]);
+    let stale = run(client, &server, &ca, &cached).await;
+    assert_eq!(
+        (stale.exit, &stale.json["code"]),
+        (Some(1), &Value::from("ExpiredAuthenticationToken")),
+        "{client:?} with one cached token: {} / {}",
+        stale.json,
+        stale.stderr
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_refreshes_short_lived_tokens_and_a_cached_token_expires_mid_restore() {
+    short_tokens(Client::Python).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn javascript_sdk_refreshes_short_lived_tokens_and_a_cached_token_expires_mid_restore() {
+    short_tokens(Client::Js).await;
 }

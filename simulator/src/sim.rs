@@ -185,6 +185,15 @@ impl Simulator {
         }
     }
 
+    /// A bearer token for `client_id` (a principal of the world) with audience `audience`, valid from now
+    /// for the world's token lifetime: what the harness hands clients as `ARMSIM_TOKEN`.
+    pub fn issue_token(&self, client_id: &str, audience: &str) -> Result<String, String> {
+        let g = self.lock();
+        g.identity
+            .issue_token(client_id, audience, &g.clock)
+            .map_err(|e| e.to_string())
+    }
+
     /// Read access to the engine under the lock, for tests and the harness.
     pub fn with_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
         let mut g = self.lock();
