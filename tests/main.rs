@@ -10,5 +10,7 @@ mod sim {
     mod rules; // the service's backup/restore rules
     mod snapshots; // insta snapshots of real-shaped answers
 }
-mod docs;
-mod serve; // the `armsim serve` binary over real HTTP // the documentation's examples run as written
+mod docs; // the documentation's examples run as written
+mod hardening; // limits, the property test over raw requests, secrets never leak
+mod persistence; // --data-dir: restart, and kill -9 at random moments
+mod serve; // the `armsim serve` binary over real HTTP

@@ -14,12 +14,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::arm::error::ArmError;
 use crate::http::{HttpRequest, HttpResponse};
@@ -28,16 +28,59 @@ use crate::sim::{SimConfig, Simulator};
 /// Largest request body accepted; larger ones get an ARM-shaped 413.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// What one server lets its clients hold, so a flood of clients cannot exhaust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once. At the limit the accept loop *waits* for one to close: new clients
+    /// queue in the kernel's listen backlog and are served as soon as a slot frees, instead of being
+    /// refused (CI bursts succeed, slower). Idle connections free their slot after `header_read_timeout`.
+    pub max_connections: usize,
+    /// Time an HTTP/1 client has to send a request's headers, counted from when the server starts
+    /// waiting for them (so an idle keep-alive connection is closed after it too).
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 2048,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Serves `sim` on `listener` until `shutdown` resolves, then drains open connections (up to 5 s).
 pub async fn run(
     listener: TcpListener,
     sim: Arc<Simulator>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    run_with_limits(listener, sim, shutdown, Limits::default()).await
+}
+
+/// [`run`] with explicit [`Limits`].
+pub async fn run_with_limits(
+    listener: TcpListener,
+    sim: Arc<Simulator>,
+    shutdown: impl Future<Output = ()>,
+    limits: Limits,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break, // never closed; stop rather than spin
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -50,7 +93,7 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                serve_connection(&builder, &graceful, TokioIo::new(stream), sim.clone());
+                serve_connection(&builder, &graceful, TokioIo::new(stream), sim.clone(), slot);
             }
             () = &mut shutdown => break,
         }
@@ -68,6 +111,7 @@ fn serve_connection<IO>(
     graceful: &GracefulShutdown,
     io: TokioIo<IO>,
     sim: Arc<Simulator>,
+    slot: OwnedSemaphorePermit,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -83,6 +127,7 @@ fn serve_connection<IO>(
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
+        drop(slot);
     });
 }
 
