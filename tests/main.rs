@@ -13,4 +13,5 @@ mod sim {
 mod docs; // the documentation's examples run as written
 mod hardening; // limits, the property test over raw requests, secrets never leak
 mod persistence; // --data-dir: restart, and kill -9 at random moments
+mod secrets; // keys and tokens never reach logs, the journal, dumps or errors
 mod serve; // the `armsim serve` binary over real HTTP
