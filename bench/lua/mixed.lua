@@ -7,8 +7,8 @@ local key = os.getenv("ARMSIM_KEY") or "missing"
 local sub = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr"
   .. "/providers/Microsoft.ApiManagement/service/"
 local locations, head = {}, 0
-local counts = {ok = 0, conflict = 0, errors = 0}
-local unexpected = {}
+-- Globals, so done() can read each thread's with thread:get().
+counts = {ok = 0, conflict = 0, errors = 0}
 wrk.headers["Authorization"] = "Bearer soak"
 wrk.headers["Content-Type"] = "application/json"
 
@@ -36,7 +36,9 @@ response = function(status, headers, _)
     counts.conflict = counts.conflict + 1
   else
     counts.errors = counts.errors + 1
-    unexpected[status] = (unexpected[status] or 0) + 1
+    if counts.errors <= 5 then
+      io.stderr:write("soak: unexpected status " .. status .. "\n")
+    end
   end
   local loc = headers["Location"] or headers["location"]
   if loc then
