@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use armsim_simulator::identity::AuthMode;
+use armsim_simulator::persist::{self, DirStore};
 use armsim_simulator::sim::{default_world, load_world, DEFAULT_TIME_SCALE};
-use armsim_simulator::{server, tls, ClockMode, SimConfig, Simulator};
+use armsim_simulator::{server, tls, ClockMode, SimConfig, Simulator, VDuration};
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +71,20 @@ struct ServeArgs {
     /// permissive (any bearer token), off.
     #[arg(long, default_value = "strict")]
     auth: AuthMode,
+    /// Keep the world (services, storage, backups, operations, the virtual clock) in DIR, crash-safe,
+    /// and resume from it on start (docs/persistence.md). Without it the world lives in memory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Journal entries kept (a ring: the oldest are dropped).
+    #[arg(long, default_value_t = 10_000)]
+    journal_capacity: usize,
+    /// Virtual time a finished operation stays pollable before its poll answers 404 (default: the
+    /// world's behaviour.operationRetention, else 24h).
+    #[arg(long, value_name = "DURATION")]
+    operation_retention: Option<VDuration>,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    #[arg(long, default_value_t = server::Limits::default().max_connections)]
+    max_connections: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -110,10 +125,14 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
-    let world = match &args.world {
+    let mut world = match &args.world {
         Some(path) => load_world(path)?,
         None => default_world(),
     };
+    world.behaviour.operation_retention = args
+        .operation_retention
+        .or(world.behaviour.operation_retention)
+        .or(Some(VDuration::from_days(1)));
     let clock = match args.clock {
         ClockArg::Manual => ClockMode::Manual,
         ClockArg::Scaled if args.time_scale > 0.0 && args.time_scale.is_finite() => {
@@ -171,12 +190,28 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         seed: args.seed,
         base_url: endpoint.clone(),
         auth: args.auth,
-        ..SimConfig::default()
+        journal_capacity: args.journal_capacity,
     };
     let sim = Arc::new(Simulator::new(config).map_err(|e| match &args.world {
         Some(p) => format!("{}: {e}", p.display()),
         None => e,
     })?);
+    let mut restored = false;
+    if let Some(dir) = &args.data_dir {
+        let (store, saved) = DirStore::open(dir, clock)?;
+        if let Some(saved) = saved {
+            let path = store.path();
+            sim.restore(saved.world, saved.ids)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            restored = true;
+            tracing::info!(file = %path.display(), now = %sim.now(), "resumed the saved world");
+        }
+        sim.persist_to(Box::new(store));
+        sim.checkpoint()?;
+        if matches!(clock, ClockMode::Scaled { .. }) {
+            persist::spawn_checkpoints(sim.clone());
+        }
+    }
     let (mode, scale) = match clock {
         ClockMode::Manual => ("manual", None),
         ClockMode::Scaled { scale } => ("scaled", Some(scale)),
@@ -194,6 +229,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         "timeScale": scale,
         "now": sim.now(),
         "seed": args.seed,
+        "dataDir": args.data_dir.as_ref().map(|p| p.display().to_string()),
+        "restored": restored,
         "pid": std::process::id(),
     });
     // Signal handlers are installed before the ready line, so a script that reads it and sends SIGINT
@@ -201,9 +238,14 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let stop = shutdown_signal()?;
     println!("{ready}");
     tracing::info!(%endpoint, "armsim is serving; Ctrl-C stops it");
-    server::run_with(listener, sim, acceptor, stop)
+    let limits = server::Limits {
+        max_connections: args.max_connections,
+        ..server::Limits::default()
+    };
+    server::run_with(listener, sim.clone(), acceptor, limits, stop)
         .await
         .map_err(|e| e.to_string())?;
+    sim.checkpoint()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,6 +11,9 @@ mod sim {
     mod snapshots; // insta snapshots of real-shaped answers
 }
 mod clients; // the official Python and JS SDKs and the Azure CLI, unmodified, against armsim
-mod docs;
+mod docs; // the documentation's examples run as written
+mod hardening; // limits, the property test over raw requests, secrets never leak
 mod identity; // serve's defaults: HTTPS, the fake Azure AD, strict tokens, roles
-mod serve; // the `armsim serve` binary over real HTTP // the documentation's examples run as written
+mod persistence; // --data-dir: restart, and kill -9 at random moments
+mod secrets; // keys and tokens never reach logs, the journal, dumps or errors
+mod serve; // the `armsim serve` binary over real HTTP

@@ -181,11 +181,22 @@ fn redact_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Bodies larger than this are not kept (a note with their size stands instead): ARM bodies in this API
+/// are a few hundred bytes, and an entry must stay small for the ring to bound memory (a 4 MiB body or a
+/// journal dump would otherwise be copied into every entry).
+pub const MAX_KEPT_BODY: usize = 64 * 1024;
+
 /// The body as redacted JSON; a form body (token requests) becomes an object of its fields; anything else
 /// becomes a string of at most 4 KiB.
 fn body_value(body: &[u8]) -> Option<Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return None;
+    }
+    if body.len() > MAX_KEPT_BODY {
+        return Some(Value::String(format!(
+            "<body of {} bytes not kept>",
+            body.len()
+        )));
     }
     if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
         redact_json(&mut v, false);
@@ -226,6 +237,7 @@ pub fn redact_json(v: &mut Value, in_keys: bool) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| redact_json(i, in_keys)),
+        Value::String(s) if in_keys => *s = REDACTED.into(), // a state dump's `keys: [..]`
         Value::String(s) if s.starts_with("Bearer ") => *s = format!("Bearer {REDACTED}"),
         _ => {}
     }

@@ -24,6 +24,7 @@
 //! - [`sim`]: the `Simulator`: auth, api-version, dispatch, ARM headers, admin API, journal.
 //! - [`server`]: hyper accept loop and an in-process `RunningServer`.
 //! - [`journal`]: every exchange, secrets redacted.
+//! - [`persist`]: the world on disk for `--data-dir` (atomic replace of one JSON file).
 
 pub mod arm;
 pub mod clock;
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod http;
 pub mod identity;
 pub mod journal;
+pub mod persist;
 pub mod server;
 pub mod sim;
 pub mod tls;

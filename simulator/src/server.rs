@@ -14,12 +14,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::arm::error::ArmError;
@@ -30,27 +30,72 @@ use crate::tls::{self, TlsMaterial};
 /// Largest request body accepted; larger ones get an ARM-shaped 413.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Serves `sim` over plain HTTP on `listener` until `shutdown` resolves, then drains open connections.
+/// What one server lets its clients hold, so a flood of clients cannot exhaust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once. At the limit the accept loop *waits* for one to close: new clients
+    /// queue in the kernel's listen backlog and are served as soon as a slot frees, instead of being
+    /// refused (CI bursts succeed, slower). Idle connections free their slot after `header_read_timeout`.
+    pub max_connections: usize,
+    /// Time an HTTP/1 client has to send a request's headers, counted from when the server starts
+    /// waiting for them (so an idle keep-alive connection is closed after it too).
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 2048,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves `sim` over plain HTTP on `listener` with default [`Limits`] until `shutdown` resolves, then
+/// drains open connections.
 pub async fn run(
     listener: TcpListener,
     sim: Arc<Simulator>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    run_with(listener, sim, None, shutdown).await
+    run_with(listener, sim, None, Limits::default(), shutdown).await
 }
 
-/// Serves `sim` on `listener` — over TLS when `tls` is given — until `shutdown` resolves, then drains open
-/// connections (up to 5 s). ARM, identity and admin routes share the one port.
+/// [`run`] with explicit [`Limits`], over plain HTTP.
+pub async fn run_with_limits(
+    listener: TcpListener,
+    sim: Arc<Simulator>,
+    shutdown: impl Future<Output = ()>,
+    limits: Limits,
+) -> std::io::Result<()> {
+    run_with(listener, sim, None, limits, shutdown).await
+}
+
+/// Serves `sim` on `listener` — over TLS when `tls` is given — within `limits` until `shutdown` resolves,
+/// then drains open connections (up to 5 s). ARM, identity and admin routes share the one port.
 pub async fn run_with(
     listener: TcpListener,
     sim: Arc<Simulator>,
     tls: Option<TlsAcceptor>,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break, // never closed; stop rather than spin
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -64,7 +109,7 @@ pub async fn run_with(
                 };
                 let _ = stream.set_nodelay(true);
                 match &tls {
-                    None => serve_connection(&builder, &graceful, TokioIo::new(stream), sim.clone()),
+                    None => serve_connection(&builder, &graceful, TokioIo::new(stream), sim.clone(), slot),
                     Some(acceptor) => {
                         // The handshake runs in its own task so a slow client cannot stall the accept loop.
                         let (acceptor, builder, sim) = (acceptor.clone(), builder.clone(), sim.clone());
@@ -81,6 +126,7 @@ pub async fn run_with(
                                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                                 Err(_) => tracing::debug!("TLS handshake timed out"),
                             }
+                            drop(slot);
                         });
                     }
                 }
@@ -122,6 +168,7 @@ fn serve_connection<IO>(
     graceful: &GracefulShutdown,
     io: TokioIo<IO>,
     sim: Arc<Simulator>,
+    slot: OwnedSemaphorePermit,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -130,6 +177,7 @@ fn serve_connection<IO>(
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
+        drop(slot);
     });
 }
 
@@ -227,9 +275,15 @@ impl RunningServer {
         config.base_url = endpoint.clone();
         let sim = Arc::new(Simulator::new(config)?);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run_with(listener, sim.clone(), acceptor, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(run_with(
+            listener,
+            sim.clone(),
+            acceptor,
+            Limits::default(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Ok(Self {
             sim,
             addr,

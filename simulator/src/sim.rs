@@ -4,7 +4,7 @@
 //! ARM headers → journal. The lock is a std `Mutex` held only inside `handle`; nothing awaits under it.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -13,12 +13,14 @@ use crate::arm::api_version::{self, Provider};
 use crate::arm::error::ArmError;
 use crate::arm::wire;
 use crate::clock::{Clock, ClockMode, Timestamp, VDuration};
+use crate::engine::ids::Ids;
 use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::identity::{authorize, AuthMode, Identity};
-use crate::journal::{Exchange, Journal, JournalEntry};
+use crate::journal::{Exchange, Journal, JournalEntry, REDACTED};
+use crate::persist::Persist;
 
 /// The embedded default world (`simulator/worlds/default.yaml`).
 pub const DEFAULT_WORLD_YAML: &str = include_str!("../worlds/default.yaml");
@@ -87,6 +89,8 @@ pub struct Simulator {
     config: SimConfig,
     started: Instant,
     inner: Mutex<Inner>,
+    /// Where the world is saved after every request (`armsim serve --data-dir`); none: memory only.
+    persist: OnceLock<Box<dyn Persist>>,
 }
 
 impl Simulator {
@@ -97,6 +101,7 @@ impl Simulator {
             config,
             started: Instant::now(),
             inner: Mutex::new(inner),
+            persist: OnceLock::new(),
         })
     }
 
@@ -176,6 +181,36 @@ impl Simulator {
         g.engine = engine;
         g.identity = identity;
         Ok(())
+    }
+
+    /// Saves the world after every request from now on (once; later calls are ignored).
+    pub fn persist_to(&self, store: Box<dyn Persist>) {
+        let _ = self.persist.set(store);
+    }
+
+    /// Loads a saved world and the id generator's position: the clock resumes at `world.start`.
+    pub fn restore(&self, world: World, ids: u64) -> Result<(), String> {
+        self.set_state(world)?;
+        *self.lock().engine.ids() = Ids::resume(ids);
+        Ok(())
+    }
+
+    /// Settles what ended and saves the world now (the scaled clock's periodic save).
+    pub fn checkpoint(&self) -> Result<(), String> {
+        let mut g = self.lock();
+        let now = g.clock.now();
+        g.engine.settle(now);
+        self.save(&mut g)
+    }
+
+    fn save(&self, g: &mut Inner) -> Result<(), String> {
+        match self.persist.get() {
+            Some(store) => {
+                let world = g.engine.snapshot(g.clock.now());
+                store.save(&world, g.engine.ids().position())
+            }
+            None => Ok(()),
+        }
     }
 
     /// Back to the configured world, clock and an empty journal.
@@ -259,6 +294,15 @@ impl Simulator {
             operation_id,
             fault: None,
         });
+        if let Err(e) = self.save(&mut g) {
+            // What the answer reports is not durable: say so rather than promise it.
+            tracing::error!(error = %e, "the world could not be saved");
+            resp = HttpResponse::error(&ArmError::new(
+                500,
+                "InternalServerError",
+                format!("armsim could not save the world: {e}"),
+            ));
+        }
         resp
     }
 
@@ -323,7 +367,12 @@ impl Simulator {
                 Ok(HttpResponse::json(200, &json!(entries)))
             }
             (AdminRoute::State, "GET") => {
-                let state = self.state();
+                let mut state = self.state();
+                if req.query_param("secrets").as_deref() != Some("true") {
+                    for a in &mut state.storage_accounts {
+                        a.keys.iter_mut().for_each(|k| *k = REDACTED.into());
+                    }
+                }
                 let yaml = req.query_param("format").as_deref() == Some("yaml")
                     || req
                         .header_value("accept")
@@ -340,8 +389,9 @@ impl Simulator {
                 let text = std::str::from_utf8(&req.body).map_err(|_| {
                     ArmError::invalid_request_content("the world must be UTF-8 YAML or JSON")
                 })?;
-                let world = parse_world(text, "request body")
+                let mut world = parse_world(text, "request body")
                     .map_err(|e| ArmError::invalid_request_content(&e))?;
+                self.keep_redacted_keys(&mut world);
                 self.set_state(world)
                     .map_err(|e| ArmError::invalid_request_content(&e))?;
                 Ok(HttpResponse::json(
@@ -383,6 +433,22 @@ impl Simulator {
                 }
             }
             _ => Err(wrong()),
+        }
+    }
+
+    /// A dumped state has its storage keys redacted: loading it keeps each account's current keys (so
+    /// clients holding a key go on working); an account new to this simulator gets fresh keys.
+    fn keep_redacted_keys(&self, world: &mut World) {
+        let current = self.state();
+        for a in &mut world.storage_accounts {
+            if a.keys.iter().any(|k| k == REDACTED) {
+                a.keys = current
+                    .storage_accounts
+                    .iter()
+                    .find(|c| c.name == a.name)
+                    .map(|c| c.keys.clone())
+                    .unwrap_or_default();
+            }
         }
     }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a simulator on a manual clock and ARM requests against it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod http1;
+
 use armsim_simulator::clock::VDuration;
 use armsim_simulator::http::{HttpRequest, HttpResponse};
 use armsim_simulator::sim::{default_world, SimConfig, Simulator};

@@ -15,6 +15,17 @@ impl Ids {
         }
     }
 
+    /// Where the generator stands: saved with a persisted world so a restarted simulator goes on with
+    /// fresh ids instead of repeating the ones it already handed out.
+    pub fn position(&self) -> u64 {
+        self.state
+    }
+
+    /// A generator that continues from a saved [`Ids::position`].
+    pub fn resume(position: u64) -> Self {
+        Self { state: position }
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

@@ -79,6 +79,8 @@ pub struct Engine {
     operations: BTreeMap<String, Operation>,
     /// Running operations that will end, by end time: what `settle` walks.
     deadlines: BTreeSet<(Timestamp, String)>,
+    /// Finished operations by end time: what retention forgets, oldest first.
+    finished: BTreeSet<(Timestamp, String)>,
     ids: Ids,
     limits: RateLimits,
 }
@@ -95,11 +97,14 @@ impl Engine {
         normalize(&mut world, &mut ids, now)?;
         let mut operations = BTreeMap::new();
         let mut deadlines = BTreeSet::new();
+        let mut finished = BTreeSet::new();
         for op in std::mem::take(&mut world.operations) {
             if op.status == OperationStatus::Running {
                 if let Some(end) = op.ends_at {
                     deadlines.insert((end, op.id.clone()));
                 }
+            } else {
+                finished.insert((op.ended_at.unwrap_or(op.started_at), op.id.clone()));
             }
             operations.insert(op.id.clone(), op);
         }
@@ -107,6 +112,7 @@ impl Engine {
             world,
             operations,
             deadlines,
+            finished,
             ids,
             limits: RateLimits::default(),
         })
@@ -153,6 +159,21 @@ impl Engine {
             }
             self.deadlines.remove(&(end, id.clone()));
             self.complete(&id, end);
+        }
+        self.expire(now);
+    }
+
+    /// Forgets finished operations that ended longer than `behaviour.operationRetention` before `now`.
+    fn expire(&mut self, now: Timestamp) {
+        let Some(retention) = self.world.behaviour.operation_retention else {
+            return;
+        };
+        while let Some((ended, id)) = self.finished.first().cloned() {
+            if now.since(ended) < retention {
+                break;
+            }
+            self.finished.remove(&(ended, id.clone()));
+            self.operations.remove(&id);
         }
     }
 
@@ -935,8 +956,14 @@ impl Engine {
     ) -> String {
         let svc_name = self.world.services[service_index].name.clone();
         let region = region::canonical(&self.world.services[service_index].location);
-        let raw = format!("{region}:{}_{}_{}", r.name, kind.id_word(), self.ids.hex8());
-        let id = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+        // A loaded world (PUT /_armsim/state) may hold ids this generator will hand out again: skip them.
+        let id = loop {
+            let raw = format!("{region}:{}_{}_{}", r.name, kind.id_word(), self.ids.hex8());
+            let id = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+            if !self.operations.contains_key(&id) {
+                break id;
+            }
+        };
         let behaviour = &self.world.behaviour;
         let mut duration = match kind {
             OperationKind::Backup => behaviour.durations.backup,
@@ -1043,6 +1070,7 @@ impl Engine {
             Err(error) => OperationStatus::Failed { error },
         };
         op.ended_at = Some(at);
+        self.finished.insert((at, id.to_string()));
         self.operations.insert(id.to_string(), op);
     }
 

@@ -87,6 +87,11 @@ pub struct Behaviour {
     /// Overrides of what operations do; the first entry matching an operation decides its outcome.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<OutcomeOverride>,
+    /// How long a finished operation stays pollable (virtual time after its end); later polls answer
+    /// 404. Absent: kept forever (in-process default); `armsim serve` defaults to 24h so memory stays
+    /// flat under a POST storm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_retention: Option<VDuration>,
 }
 
 impl Default for Behaviour {
@@ -97,6 +102,7 @@ impl Default for Behaviour {
             backup_validity: VDuration::from_days(30),
             double_slash_location: false,
             outcomes: Vec::new(),
+            operation_retention: None,
         }
     }
 }

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# armsim's benchmarks, measured in one run against a minimal hyper server built here (the practical floor).
+# Not a test: figures are printed and written to bench/latest.md, never asserted.
+#
+#   bench/run.sh                       # everything, ~3 minutes with the default 60 s storm
+#   BENCH_SECONDS=5 STORM_SECONDS=10 bench/run.sh   # a quick look
+#
+# Environment:
+#   BENCH_SECONDS   duration of each throughput measurement (default 10)
+#   STORM_SECONDS   duration of the POST storm (default 60)
+#   CONNECTIONS     wrk connections for throughput (default 64)
+#   SERVER_CPU / LOAD_CPU   cores for the server and for wrk (default 0 and 1)
+#   ARMSIM_CATALOGUE_CMD    HOOK: the command that runs the harness's whole scenario catalogue; timed when set
+#
+# Installs wrk with apt-get when missing; builds armsim and bench/hyper-floor in release mode.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bench="$root/bench"
+secs="${BENCH_SECONDS:-10}"
+storm="${STORM_SECONDS:-60}"
+conns="${CONNECTIONS:-64}"
+scpu="${SERVER_CPU:-0}"
+lcpu="${LOAD_CPU:-1}"
+work="$(mktemp -d /tmp/armsim-bench.XXXXXX)"
+out="$bench/latest.md"
+pids=()
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+
+if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+fi
+command -v python3 >/dev/null || { log "python3 is needed (cold start timing, world generation)"; exit 2; }
+
+log "building armsim and hyper-floor (release)"
+(cd "$root" && cargo build --release --locked --bin armsim -q)
+(cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
+armsim="$root/target/release/armsim"
+floor="$root/target/hyper-floor/release/hyper-floor"
+
+# start NAME CMD... : runs CMD on the server core, waits for its JSON ready line, sets $pid and $ep.
+start() {
+    local name="$1"; shift
+    taskset -c "$scpu" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 500); do
+        if [ -s "$work/$name.out" ]; then break; fi
+        sleep 0.01
+    done
+    ep="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["endpoint"])' "$work/$name.out")"
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# wrkrun LABEL ARGS... : runs wrk on the load core; prints "rps p50ms p99ms non2xx errors".
+wrkrun() {
+    local label="$1"; shift
+    taskset -c "$lcpu" wrk -t1 --latency "$@" >"$work/wrk-$label.txt" 2>&1 || true
+    awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ { rps = $2 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        /Non-2xx/ { non = $NF }
+        /Socket errors/ { gsub(",", ""); err = $4 + $6 + $8 + $10 }
+        END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, non, err }
+    ' "$work/wrk-$label.txt"
+}
+
+# ---- worlds ---------------------------------------------------------------------------------------------
+# small.json: backups of contoso-apim take 0 s (each POST is accepted and settles on the next request, so a
+# storm of POSTs is 202s, not 409s), backups of contoso-apim-premium never finish (a stable poll target),
+# contoso-apim-dr's take the default 9 minutes (the busy path). bulk.json: the same plus 10,000 services.
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def world(n, prefix, extra_blob=False):
+    w = {
+        "resourceGroups": [{"name": "contoso-dr", "location": "westus"}],
+        "services": [
+            {"name": "contoso-apim", "sku": "Developer"},
+            {"name": "contoso-apim-premium", "sku": "Premium"},
+            {"name": "contoso-apim-dr", "sku": "Developer"},
+        ] + [{"name": f"{prefix}-{i:04d}", "sku": "Developer"} for i in range(n)],
+        "storageAccounts": [{"name": "contosobackups", "containers": [{"name": "apim-backups", "blobs": []}]}],
+        "behaviour": {"outcomes": [
+            {"kind": "backup", "service": "contoso-apim", "duration": "0s"},
+            {"kind": "backup", "service": "contoso-apim-premium", "neverFinish": True},
+        ]},
+    }
+    if extra_blob:
+        w["storageAccounts"][0]["containers"][0]["blobs"].append({"name": "seed", "age": "1h", "backup": {
+            "service": "seed", "sku": "Developer", "location": "West US"}})
+    return w
+json.dump(world(0, "bulk"), open(f"{work}/small.json", "w"))
+json.dump(world(10000, "bulk"), open(f"{work}/bulk.json", "w"))
+PY
+
+key_of() { # endpoint -> key1
+    curl -sf -X POST -H 'Authorization: Bearer bench' \
+        "$1/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.Storage/storageAccounts/contosobackups/listKeys?api-version=2023-01-01" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0]["value"])'
+}
+svc_path="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service"
+
+declare -A R
+# ---- 1. the hyper floor ---------------------------------------------------------------------------------
+log "hyper floor: GET for ${secs}s at $conns connections"
+start floor "$floor" 127.0.0.1:0
+read -r R[floor_rps] R[floor_p50] R[floor_p99] _ _ < <(wrkrun floor -c"$conns" -d"${secs}s" "$ep/x")
+stop "$pid"
+
+# ---- 2. armsim: poll GET, backup POST, the 409 path -----------------------------------------------------
+log "armsim: poll GET, backup POST"
+start armsim "$armsim" serve --addr 127.0.0.1:0 --clock manual --world "$work/small.json"
+key="$(key_of "$ep")"
+body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
+loc="$(curl -sf -D - -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$body" \
+    "$ep$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')"
+read -r R[poll_rps] R[poll_p50] R[poll_p99] R[poll_non2xx] _ < <(wrkrun poll -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$loc")
+read -r R[post_rps] R[post_p50] R[post_p99] R[post_non2xx] _ < <(ARMSIM_KEY="$key" wrkrun post -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
+# The busy path: a service whose backup takes 9 minutes answers 409 to every POST after the first.
+read -r R[busy_rps] R[busy_p50] R[busy_p99] R[busy_non2xx] _ < <(ARMSIM_KEY="$key" wrkrun busy -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim-dr/backup?api-version=2024-05-01")
+stop "$pid"
+
+# ---- 3. cold start and idle RSS -------------------------------------------------------------------------
+log "cold start (median of 7) and idle RSS"
+read -r R[cold_ms] R[idle_rss] < <(python3 - "$armsim" "$scpu" <<'PY'
+import socket, subprocess, sys, time, statistics
+armsim, cpu = sys.argv[1], sys.argv[2]
+times, rss = [], 0
+for i in range(7):
+    port = 18600 + i
+    t0 = time.perf_counter()
+    p = subprocess.Popen(["taskset", "-c", cpu, armsim, "serve", "--addr", f"127.0.0.1:{port}", "--clock", "manual"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=1)
+            s.sendall(b"GET /_armsim/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            if s.recv(12).startswith(b"HTTP/1.1 200"):
+                times.append((time.perf_counter() - t0) * 1000)
+                s.close()
+                break
+        except OSError:
+            time.sleep(0.0005)
+        if time.perf_counter() - t0 > 10:
+            sys.exit("armsim did not answer within 10 s")
+    time.sleep(0.3)
+    rss = max(rss, int(next(l.split()[1] for l in open(f"/proc/{p.pid}/status") if l.startswith("VmRSS"))))
+    p.kill(); p.wait()
+print(f"{statistics.median(times):.1f} {rss}")
+PY
+)
+
+# ---- 4. the POST storm ----------------------------------------------------------------------------------
+log "POST storm for ${storm}s (scaled clock, retention 1m, journal 10,000) with RSS sampled every second"
+start storm "$armsim" serve --addr 127.0.0.1:0 --world "$work/small.json" --operation-retention 1m
+key="$(key_of "$ep")"
+R[storm_rss_before]="$(rss_kb "$pid")"
+( for _ in $(seq 1 $((storm + 5))); do rss_kb "$pid" >>"$work/storm-rss.txt" 2>/dev/null || break; sleep 1; done ) &
+sampler=$!
+read -r R[storm_rps] R[storm_p50] R[storm_p99] R[storm_non2xx] _ < <(ARMSIM_KEY="$key" wrkrun storm -c"$conns" -d"${storm}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
+kill "$sampler" 2>/dev/null || true
+R[storm_rss_after]="$(rss_kb "$pid")"
+# Flat: the peak over the storm's second half against the peak over its first half.
+read -r R[storm_rss_half1] R[storm_rss_half2] < <(awk '{ v[NR] = $1 } END { h = int(NR / 2); for (i = 1; i <= NR; i++) { if (i <= h && v[i] > a) a = v[i]; if (i > h && v[i] > b) b = v[i] } print a, b }' "$work/storm-rss.txt")
+read -r R[after_rps] R[after_p50] R[after_p99] _ _ < <(wrkrun after -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$ep/_armsim/health")
+stop "$pid"
+
+# ---- 5. 10,000 operations in flight, polled concurrently ------------------------------------------------
+log "10,000 operations in flight, polled at 256 connections"
+start inflight "$armsim" serve --addr 127.0.0.1:0 --clock manual --world "$work/bulk.json"
+key="$(key_of "$ep")"
+python3 - "$ep" "$key" "$work/paths.txt" <<'PY'
+import http.client, json, sys, urllib.parse
+ep, key, out = sys.argv[1], sys.argv[2], sys.argv[3]
+u = urllib.parse.urlparse(ep)
+c = http.client.HTTPConnection(u.hostname, u.port)
+sub = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service"
+paths = []
+for i in range(10000):
+    body = json.dumps({"storageAccount": "contosobackups", "containerName": "apim-backups", "backupName": f"b{i}", "accessType": "AccessKey", "accessKey": key})
+    c.request("POST", f"{sub}/bulk-{i:04d}/backup?api-version=2024-05-01", body=body, headers={"authorization": "Bearer b", "content-type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 202, r.status
+    paths.append(urllib.parse.urlparse(r.getheader("location")).path + "?api-version=2024-05-01")
+open(out, "w").write("\n".join(paths) + "\n")
+PY
+R[inflight_rss]="$(rss_kb "$pid")"
+read -r R[inflight_rps] R[inflight_p50] R[inflight_p99] R[inflight_non2xx] _ < <(ARMSIM_PATHS="$work/paths.txt" wrkrun inflight -c256 -d"${secs}s" -s "$bench/lua/paths.lua" "$ep")
+stop "$pid"
+
+# ---- 6. a durable write (--data-dir) -------------------------------------------------------------------
+log "durable writes: clock advances with --data-dir, one connection"
+start durable "$armsim" serve --addr 127.0.0.1:0 --clock manual --data-dir "$work/data"
+read -r R[durable_rps] R[durable_p50] R[durable_p99] _ _ < <(wrkrun durable -c1 -d"${secs}s" -s "$bench/lua/advance.lua" "$ep/_armsim/clock/advance")
+stop "$pid"
+
+# ---- 7. HOOK: the harness's scenario catalogue ---------------------------------------------------------
+# The harness (armsim-harness) is being built elsewhere. When it can run the whole catalogue from one
+# command, set ARMSIM_CATALOGUE_CMD to it (e.g. "target/release/armsim test --all") and its wall time lands here.
+R[catalogue]="n/a (set ARMSIM_CATALOGUE_CMD)"
+if [ -n "${ARMSIM_CATALOGUE_CMD:-}" ]; then
+    t0=$(date +%s.%N)
+    (cd "$root" && bash -c "$ARMSIM_CATALOGUE_CMD") >"$work/catalogue.txt" 2>&1 && status=ok || status="exit $?"
+    R[catalogue]="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f s", b - a }') ($status)"
+fi
+
+# ---- report ---------------------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "n/a" }'; }
+machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d)"
+{
+echo "Machine: $machine. Server on core $scpu, wrk on core $lcpu, ${secs}s per measurement, $conns connections unless said."
+echo
+echo "| measurement | result | target | ratio to the hyper floor |"
+echo "|---|---|---|---|"
+echo "| hyper floor, fixed 202 | ${R[floor_rps]} req/s, p50 ${R[floor_p50]} ms, p99 ${R[floor_p99]} ms | — | 1.00× |"
+echo "| armsim poll GET (running operation, 202) | ${R[poll_rps]} req/s, p50 ${R[poll_p50]} ms, p99 ${R[poll_p99]} ms (non-2xx: ${R[poll_non2xx]}) | ≥ 0.8×, p99 ≤ 3 ms | $(ratio "${R[poll_rps]}" "${R[floor_rps]}") |"
+echo "| armsim backup POST (0 s backups: every POST accepted, 202) | ${R[post_rps]} req/s, p50 ${R[post_p50]} ms, p99 ${R[post_p99]} ms (non-2xx: ${R[post_non2xx]}) | ≥ 0.7×, p99 ≤ 3 ms | $(ratio "${R[post_rps]}" "${R[floor_rps]}") |"
+echo "| armsim backup POST on a busy service (409 path) | ${R[busy_rps]} req/s, p50 ${R[busy_p50]} ms, p99 ${R[busy_p99]} ms (non-2xx: ${R[busy_non2xx]}) | — | $(ratio "${R[busy_rps]}" "${R[floor_rps]}") |"
+echo "| cold start to first answered request (median of 7) | ${R[cold_ms]} ms | ≤ 30 ms | |"
+echo "| idle RSS | $(mb "${R[idle_rss]}") MB | ≤ 15 MB | |"
+echo "| POST storm, ${storm}s (scaled clock, retention 1m) | ${R[storm_rps]} req/s, p50 ${R[storm_p50]} ms, p99 ${R[storm_p99]} ms (non-2xx: ${R[storm_non2xx]}) | p99 ≤ 3 ms | $(ratio "${R[storm_rps]}" "${R[floor_rps]}") |"
+echo "| RSS: before the storm → peak of 1st half → peak of 2nd half → after | $(mb "${R[storm_rss_before]}") → $(mb "${R[storm_rss_half1]}") → $(mb "${R[storm_rss_half2]}") → $(mb "${R[storm_rss_after]}") MB | flat | |"
+echo "| health GET after the storm | ${R[after_rps]} req/s, p99 ${R[after_p99]} ms | p99 ≤ 3 ms | |"
+echo "| 10,000 operations in flight, polled round robin at 256 connections | ${R[inflight_rps]} req/s, p50 ${R[inflight_p50]} ms, p99 ${R[inflight_p99]} ms (non-2xx: ${R[inflight_non2xx]}), RSS $(mb "${R[inflight_rss]}") MB | — | $(ratio "${R[inflight_rps]}" "${R[floor_rps]}") |"
+echo "| durable write with --data-dir (clock advance, 1 connection) | ${R[durable_rps]} writes/s, p50 ${R[durable_p50]} ms, p99 ${R[durable_p99]} ms | — | |"
+echo "| harness catalogue wall time | ${R[catalogue]} | — | |"
+} | tee "$out"
+log "written to $out"
