@@ -122,7 +122,7 @@ stop "$pid"
 
 # ---- 2. armsim: poll GET, backup POST, the 409 path -----------------------------------------------------
 log "armsim: poll GET, backup POST"
-start armsim "$armsim" serve --addr 127.0.0.1:0 --clock manual --world "$work/small.json"
+start armsim "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/small.json"
 key="$(key_of "$ep")"
 body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
 loc="$(curl -sf -D - -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$body" \
@@ -165,7 +165,7 @@ PY
 
 # ---- 4. the POST storm ----------------------------------------------------------------------------------
 log "POST storm for ${storm}s (scaled clock, retention 1m, journal 10,000) with RSS sampled every second"
-start storm "$armsim" serve --addr 127.0.0.1:0 --world "$work/small.json" --operation-retention 1m
+start storm "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --world "$work/small.json" --operation-retention 1m
 key="$(key_of "$ep")"
 R[storm_rss_before]="$(rss_kb "$pid")"
 ( for _ in $(seq 1 $((storm + 5))); do rss_kb "$pid" >>"$work/storm-rss.txt" 2>/dev/null || break; sleep 1; done ) &
@@ -180,7 +180,7 @@ stop "$pid"
 
 # ---- 5. 10,000 operations in flight, polled concurrently ------------------------------------------------
 log "10,000 operations in flight, polled at 256 connections"
-start inflight "$armsim" serve --addr 127.0.0.1:0 --clock manual --world "$work/bulk.json"
+start inflight "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/bulk.json"
 key="$(key_of "$ep")"
 python3 - "$ep" "$key" "$work/paths.txt" <<'PY'
 import http.client, json, sys, urllib.parse
@@ -203,7 +203,7 @@ stop "$pid"
 
 # ---- 6. a durable write (--data-dir) -------------------------------------------------------------------
 log "durable writes: clock advances with --data-dir, one connection"
-start durable "$armsim" serve --addr 127.0.0.1:0 --clock manual --data-dir "$work/data"
+start durable "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --data-dir "$work/data"
 read -r R[durable_rps] R[durable_p50] R[durable_p99] _ _ < <(wrkrun durable -c1 -d"${secs}s" -s "$bench/lua/advance.lua" "$ep/_armsim/clock/advance")
 stop "$pid"
 

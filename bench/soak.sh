@@ -44,7 +44,7 @@ json.dump({
         {"name": "seed", "age": "1h", "backup": {"service": "seed", "sku": "Developer", "location": "West US"}}]}]}],
 }, open(sys.argv[1], "w"))
 PY
-taskset -c 0 "$root/target/release/armsim" serve --addr 127.0.0.1:0 --world "$work/soak.json" \
+taskset -c 0 "$root/target/release/armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --world "$work/soak.json" \
     --max-connections $((conns + 100)) --operation-retention "$retention" >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 1 500); do [ -s "$work/out" ] && break; sleep 0.01; done
