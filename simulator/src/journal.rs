@@ -97,9 +97,75 @@ pub struct Exchange<'a> {
 /// A bounded ring of entries: the oldest are dropped once `capacity` is reached, so memory stays flat.
 #[derive(Debug)]
 pub struct Journal {
-    entries: VecDeque<JournalEntry>,
+    entries: VecDeque<Raw>,
     capacity: usize,
     next_seq: u64,
+}
+
+/// An exchange as recorded: bodies kept as the bytes that were sent (a cheap reference-counted copy) and
+/// parsed and redacted only when the journal is read. Recording is on every request's path; reading is
+/// rare. What leaves the journal is always redacted.
+#[derive(Debug)]
+struct Raw {
+    seq: u64,
+    wall_ms: u64,
+    at: Timestamp,
+    method: String,
+    path: String,
+    query: String,
+    request_headers: Vec<(String, String)>,
+    request_body: KeptBody,
+    status: u16,
+    response_headers: Vec<(String, String)>,
+    response_body: KeptBody,
+    route: &'static str,
+    operation_id: Option<String>,
+    fault: Option<String>,
+}
+
+#[derive(Debug)]
+enum KeptBody {
+    Bytes(bytes::Bytes),
+    /// Larger than [`MAX_KEPT_BODY`]: only its size is kept.
+    TooLarge(usize),
+}
+
+impl KeptBody {
+    fn keep(body: &bytes::Bytes) -> Self {
+        if body.len() > MAX_KEPT_BODY {
+            KeptBody::TooLarge(body.len())
+        } else {
+            KeptBody::Bytes(body.clone())
+        }
+    }
+
+    fn value(&self) -> Option<Value> {
+        match self {
+            KeptBody::Bytes(b) => body_value(b),
+            KeptBody::TooLarge(n) => Some(Value::String(format!("<body of {n} bytes not kept>"))),
+        }
+    }
+}
+
+impl Raw {
+    fn entry(&self) -> JournalEntry {
+        JournalEntry {
+            seq: self.seq,
+            wall_ms: self.wall_ms,
+            at: self.at,
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            request_headers: redact_headers(&self.request_headers),
+            request_body: self.request_body.value(),
+            status: self.status,
+            response_headers: redact_headers(&self.response_headers),
+            response_body: self.response_body.value(),
+            route: self.route.to_string(),
+            operation_id: self.operation_id.clone(),
+            fault: self.fault.clone(),
+        }
+    }
 }
 
 impl Journal {
@@ -112,19 +178,19 @@ impl Journal {
     }
 
     pub fn record(&mut self, x: Exchange<'_>) {
-        let entry = JournalEntry {
+        let entry = Raw {
             seq: self.next_seq,
             wall_ms: x.wall_ms,
             at: x.at,
             method: x.request.method.clone(),
             path: x.request.path.clone(),
             query: x.request.query.clone(),
-            request_headers: redact_headers(&x.request.headers),
-            request_body: body_value(&x.request.body),
+            request_headers: x.request.headers.clone(),
+            request_body: KeptBody::keep(&x.request.body),
             status: x.response.status,
-            response_headers: redact_headers(&x.response.headers),
-            response_body: body_value(&x.response.body),
-            route: x.route.to_string(),
+            response_headers: x.response.headers.clone(),
+            response_body: KeptBody::keep(&x.response.body),
+            route: x.route,
             operation_id: x.operation_id,
             fault: x.fault,
         };
@@ -136,7 +202,7 @@ impl Journal {
     }
 
     pub fn entries(&self) -> Vec<JournalEntry> {
-        self.entries.iter().cloned().collect()
+        self.entries.iter().map(Raw::entry).collect()
     }
 
     /// Entries with `seq > after`.
@@ -144,7 +210,7 @@ impl Journal {
         self.entries
             .iter()
             .filter(|e| e.seq > after)
-            .cloned()
+            .map(Raw::entry)
             .collect()
     }
 
@@ -191,12 +257,6 @@ pub const MAX_KEPT_BODY: usize = 64 * 1024;
 fn body_value(body: &[u8]) -> Option<Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return None;
-    }
-    if body.len() > MAX_KEPT_BODY {
-        return Some(Value::String(format!(
-            "<body of {} bytes not kept>",
-            body.len()
-        )));
     }
     if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
         redact_json(&mut v, false);

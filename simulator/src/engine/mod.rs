@@ -1062,7 +1062,7 @@ impl Engine {
             };
             if outcome.is_ok() {
                 svc.version += 1;
-                op.result = Some(wire::service(svc, &op.api_version));
+                op.result = Some(Box::new(svc.clone()));
             }
         }
         op.status = match outcome {
@@ -1155,7 +1155,7 @@ impl Engine {
         Ok(match &op.status {
             OperationStatus::Running => PollAnswer::Running,
             OperationStatus::Succeeded => {
-                PollAnswer::Succeeded(op.result.clone().unwrap_or(Value::Null))
+                PollAnswer::Succeeded(op.result.as_deref().map(|svc| wire::service(svc, &op.api_version)).unwrap_or(Value::Null))
             }
             OperationStatus::Failed { error } => PollAnswer::Failed(error.clone()),
         })

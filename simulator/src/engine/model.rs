@@ -440,9 +440,10 @@ pub struct Operation {
     /// Create/update: the service as it will be when the operation completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<Box<Service>>,
-    /// The service resource as it was when the operation succeeded: the 200 body of every later poll.
+    /// The service as it was when the operation succeeded: every later poll answers 200 with it. Kept as
+    /// the resource, not its JSON, so finishing an operation costs a clone, not a rendering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Box<Service>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
