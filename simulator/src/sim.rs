@@ -15,6 +15,7 @@ use crate::arm::wire;
 use crate::clock::{Clock, ClockMode, Timestamp, VDuration};
 use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
+use crate::fault::{self, FaultPlan, FaultState, RequestFacts};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::journal::{Exchange, Journal, JournalEntry};
@@ -37,6 +38,8 @@ pub struct SimConfig {
     /// `scheme://host:port` the simulator is reached at; Location URLs use the request's `Host` with
     /// this scheme, or this whole URL when a request has no `Host`.
     pub base_url: String,
+    /// Faults to inject (none by default); `PUT /_armsim/faults` replaces them at run time.
+    pub faults: FaultPlan,
 }
 
 impl Default for SimConfig {
@@ -48,6 +51,7 @@ impl Default for SimConfig {
             seed: 0,
             journal_capacity: 100_000,
             base_url: "https://management.azure.com".into(),
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -74,6 +78,7 @@ struct Inner {
     clock: Clock,
     engine: Engine,
     journal: Journal,
+    faults: FaultState,
 }
 
 /// The mock ARM. Cheap to share behind an `Arc`; all state sits behind one mutex.
@@ -101,6 +106,7 @@ impl Simulator {
             clock,
             engine,
             journal: Journal::new(config.journal_capacity),
+            faults: FaultState::new(config.faults.clone(), config.seed),
         })
     }
 
@@ -189,32 +195,48 @@ impl Simulator {
         g.engine.settle(now);
         let route = Route::parse(&req.path);
         let route_name = route.as_ref().map(Route::name).unwrap_or("admin");
-        let (mut resp, operation_id) = match route {
-            Ok(Route::Admin(admin)) => {
-                drop(g);
-                let resp = self.admin(admin, &req);
-                g = self.lock();
-                (resp, None)
-            }
-            Ok(route) => {
-                let base = self.base_url(&req);
-                let mut ctx = Ctx {
-                    g: &mut g,
-                    req: &req,
-                    now,
-                    base,
-                    operation_id: None,
-                };
-                let mut resp = match ctx.arm(&route) {
-                    Ok(resp) => resp,
-                    Err(e) => HttpResponse::error(&e),
-                };
-                let op = ctx.operation_id.take();
-                decorate(&mut g, &req, &route, &mut resp, now);
-                (resp, op)
-            }
-            Err(e) => (HttpResponse::error(&e), None),
+        let facts = route
+            .as_ref()
+            .ok()
+            .and_then(|r| RequestFacts::of(r, &req, &g.engine));
+        let decision = match &facts {
+            Some(f) => g.faults.decide(f),
+            None => fault::Decision::default(),
         };
+        let injected = decision.short_circuit().map(|resp| {
+            let op = facts.as_ref().and_then(|f| f.operation_id.clone());
+            (resp, op)
+        });
+        let (mut resp, operation_id) = match (injected, route) {
+            (Some(answer), _) => answer,
+            (None, route) => match route {
+                Ok(Route::Admin(admin)) => {
+                    drop(g);
+                    let resp = self.admin(admin, &req);
+                    g = self.lock();
+                    (resp, None)
+                }
+                Ok(route) => {
+                    let base = self.base_url(&req);
+                    let mut ctx = Ctx {
+                        g: &mut g,
+                        req: &req,
+                        now,
+                        base,
+                        operation_id: None,
+                    };
+                    let mut resp = match ctx.arm(&route) {
+                        Ok(resp) => resp,
+                        Err(e) => HttpResponse::error(&e),
+                    };
+                    let op = ctx.operation_id.take();
+                    decorate(&mut g, &req, &route, &mut resp, now);
+                    (resp, op)
+                }
+                Err(e) => (HttpResponse::error(&e), None),
+            },
+        };
+        decision.apply(&mut resp, g.journal.len() as u32 + 1);
         if resp.header_value("content-length").is_none() && resp.body.is_empty() {
             resp.set_header("content-length", "0");
         }
@@ -226,7 +248,7 @@ impl Simulator {
             response: &resp,
             route: route_name,
             operation_id,
-            fault: None,
+            fault: decision.fault_name(),
         });
         resp
     }
@@ -304,6 +326,23 @@ impl Simulator {
                 } else {
                     Ok(HttpResponse::json(200, &json!(state)))
                 }
+            }
+            (AdminRoute::Faults, "GET") => {
+                let plan = self.lock().faults.plan().clone();
+                Ok(HttpResponse::json(200, &json!(plan)))
+            }
+            (AdminRoute::Faults, "PUT") => {
+                let text = std::str::from_utf8(&req.body).map_err(|_| {
+                    ArmError::invalid_request_content("the fault plan must be UTF-8 YAML or JSON")
+                })?;
+                let plan: FaultPlan = serde_saphyr::from_str(text)
+                    .map_err(|e| ArmError::invalid_request_content(&e.to_string()))?;
+                let rules = plan.rules.len();
+                self.lock().faults = FaultState::new(plan, self.config.seed);
+                Ok(HttpResponse::json(
+                    200,
+                    &json!({"status": "replaced", "rules": rules}),
+                ))
             }
             (AdminRoute::State, "PUT") => {
                 let text = std::str::from_utf8(&req.body).map_err(|_| {
@@ -401,6 +440,7 @@ impl Ctx<'_, '_> {
             | Route::Service(_)
             | Route::ServiceAction(..)
             | Route::OperationResult(..)
+            | Route::OperationStatus(..)
             | Route::Apis(_)
             | Route::Api(..) => Provider::ApiManagement,
             _ => Provider::Other,
@@ -502,6 +542,20 @@ impl Ctx<'_, '_> {
                     PollAnswer::Failed(f) => Err(ArmError::apim(f.status, f.code, f.message)),
                 }
             }
+            (Route::OperationStatus(r, id), "GET") => {
+                self.operation_id = Some(id.clone());
+                let running = e.poll(r, id)? == PollAnswer::Running;
+                let body = e
+                    .operation(id)
+                    .map(|op| fault::operation_status_body(op, &r.resource_id()))
+                    .ok_or_else(|| ArmError::operation_not_found(id))?;
+                let resp = HttpResponse::json(200, &body);
+                Ok(if running {
+                    resp.with_header("retry-after", self.retry_after())
+                } else {
+                    resp
+                })
+            }
             (Route::Apis(r), "GET") => {
                 let svc = e.service(r)?;
                 ok(wire::list(
@@ -578,6 +632,7 @@ impl Ctx<'_, '_> {
             Route::Service(r)
             | Route::ServiceAction(r, _)
             | Route::OperationResult(r, _)
+            | Route::OperationStatus(r, _)
             | Route::Apis(r)
             | Route::Api(r, _) => (r.subscription.as_str(), r.resource_group.as_str()),
             _ => ("", ""),
@@ -700,6 +755,7 @@ fn decorate(
         Route::Service(r)
         | Route::ServiceAction(r, _)
         | Route::OperationResult(r, _)
+        | Route::OperationStatus(r, _)
         | Route::Apis(r)
         | Route::Api(r, _) => Some(r.subscription.clone()),
         Route::StorageAccount(r)
