@@ -400,6 +400,8 @@ async fn run_client(
         ("ARMSIM_CONTAINER", c.container.clone()),
         ("ARMSIM_BACKUP_NAME", c.backup_name.clone()),
         ("ARMSIM_SCENARIO", sc.name.clone()),
+        // Not in the issue's list: lets a client give up before the harness stops it.
+        ("ARMSIM_TIME_LIMIT", limit.as_secs().to_string()),
         // TLS and identity (issue 3, once the simulator serves HTTPS and Entra ID): ARMSIM_CA_CERT,
         // REQUESTS_CA_BUNDLE, SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, AZURE_TENANT_ID, AZURE_CLIENT_ID,
         // AZURE_CLIENT_SECRET and AZURE_AUTHORITY_HOST go here.
