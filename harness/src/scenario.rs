@@ -668,3 +668,16 @@ mod tests {
         assert_eq!(blob.age, Some("29d23h".parse().expect("d")));
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    #[test]
+    fn the_committed_schema_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/schema.json");
+        let committed = std::fs::read_to_string(path).expect("scenarios/schema.json");
+        assert!(
+            committed == super::schema_json(),
+            "scenarios/schema.json is stale: run `cargo run -- schema > scenarios/schema.json`"
+        );
+    }
+}

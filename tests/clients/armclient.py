@@ -55,6 +55,8 @@ class Client:
         self.token = os.environ["ARMSIM_TOKEN"]
         limit = float(os.environ.get("ARMSIM_TIME_LIMIT", "60"))
         self.deadline = time.monotonic() + limit / 2
+        if bug == "polls-forever":
+            self.deadline = float("inf")
 
     def url(self, url):
         if url.startswith("/"):
