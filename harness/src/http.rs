@@ -70,22 +70,27 @@ impl HttpClient {
         anonymous: bool,
     ) -> Result<Response, String> {
         let url = self.url(path_or_url);
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(&url)
-            .header("x-ms-client-request-id", request_id())
-            .header("accept", "application/json");
+        let mut all: Vec<(String, String)> = vec![
+            ("x-ms-client-request-id".into(), request_id()),
+            ("accept".into(), "application/json".into()),
+        ];
         if let (Some(t), false) = (&self.token, anonymous) {
-            req = req.header("authorization", format!("Bearer {t}"));
+            all.push(("authorization".into(), format!("Bearer {t}")));
         }
         let payload = match body {
             Some(v) => {
-                req = req.header("content-type", "application/json");
+                all.push(("content-type".into(), "application/json".into()));
                 Bytes::from(v.to_string())
             }
             None => Bytes::new(),
         };
+        // A step's own headers replace the defaults of the same name.
         for (n, v) in headers {
+            all.retain(|(m, _)| !m.eq_ignore_ascii_case(n));
+            all.push((n.clone(), v.clone()));
+        }
+        let mut req = hyper::Request::builder().method(method).uri(&url);
+        for (n, v) in &all {
             req = req.header(n.as_str(), v.as_str());
         }
         let req = req

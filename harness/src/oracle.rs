@@ -240,6 +240,9 @@ impl Judge<'_> {
             let Some(op) = e.operation_id.clone() else {
                 continue;
             };
+            if !self.delivered(e) {
+                continue; // the client never learnt of this operation
+            }
             let service = e
                 .path
                 .split('/')
@@ -610,7 +613,10 @@ pub fn judge(entries: &[JournalEntry], exit: &ClientExit, ctx: &Context) -> Verd
             }
             j.exercise("retry.transient-retried");
             let next = entries[i + 1..].iter().find(|x| key(x) == key(e));
+            // Giving up after a few attempts of the same request is a bounded retry, not a bug.
+            let attempts = entries[..=i].iter().filter(|x| key(x) == key(e)).count();
             match next {
+                None if attempts >= 3 => {}
                 None => j.finding(
                     "retry.transient-retried",
                     format!(

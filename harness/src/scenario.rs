@@ -175,7 +175,8 @@ pub struct RequestStep {
     pub path: String,
     #[serde(default)]
     pub service: Option<String>,
-    /// JSON body; the string `{storageKey}` (and the other placeholders) are replaced inside strings.
+    /// JSON body; `{storageKey}` (key1 now), `{staleKey}` (key1 before the last `regenerateKey`) and the
+    /// other placeholders are replaced inside strings.
     #[serde(default)]
     pub body: Option<Value>,
     #[serde(default)]
@@ -201,6 +202,9 @@ pub struct ResponseExpectation {
     /// JSON pointer → text the value must contain.
     #[serde(default)]
     pub contains: BTreeMap<String, String>,
+    /// Header name → text its value must contain.
+    #[serde(default)]
+    pub header_contains: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]

@@ -52,6 +52,7 @@ pub struct StepRunner {
     pub sim: Option<Arc<Simulator>>,
     pub names: Names,
     storage_key: Option<String>,
+    stale_key: Option<String>,
     op: Option<CurrentOp>,
 }
 
@@ -94,6 +95,7 @@ impl StepRunner {
             sim,
             names,
             storage_key: None,
+            stale_key: None,
             op: None,
         }
     }
@@ -127,6 +129,13 @@ impl StepRunner {
             .replace("{storageAccount}", &self.names.storage_account)
             .replace("{container}", &self.names.container)
             .replace("{backupName}", &self.names.backup_name);
+        if s.contains("{staleKey}") {
+            let stale = self
+                .stale_key
+                .clone()
+                .ok_or("{staleKey} needs an earlier regenerateKey step")?;
+            s = s.replace("{staleKey}", &stale);
+        }
         if s.contains("{storageKey}") {
             let key = self.key().await?;
             s = s.replace("{storageKey}", &key);
@@ -205,6 +214,8 @@ impl StepRunner {
                         None,
                     ),
                     WorldChange::RegenerateKey { account, key } => {
+                        let before = self.key().await.map_err(io)?;
+                        self.stale_key = Some(before);
                         self.storage_key = None;
                         (
                             "POST",
@@ -281,9 +292,13 @@ impl StepRunner {
 
     async fn get_retrying(&self, url: &str) -> Result<Response, String> {
         let mut last = String::new();
-        for _ in 0..6 {
+        for attempt in 0..6 {
             match self.http.send("GET", url, &[], None, false).await {
                 Ok(r) if matches!(r.status, 408 | 429 | 500 | 502 | 503 | 504) => {
+                    if attempt == 5 {
+                        // Still transient after the retries: that answer is the result.
+                        return Ok(r);
+                    }
                     let ra = r
                         .header("retry-after")
                         .and_then(|v| v.trim().parse().ok())
@@ -575,6 +590,17 @@ pub fn check_response(
             return Err(fail(
                 label,
                 format!("header '{name}'"),
+                want.clone(),
+                got.unwrap_or("(absent)").to_string(),
+            ));
+        }
+    }
+    for (name, want) in &x.header_contains {
+        let got = resp.header(name);
+        if !got.is_some_and(|g| g.contains(want.as_str())) {
+            return Err(fail(
+                label,
+                format!("header '{name}' should contain the text"),
                 want.clone(),
                 got.unwrap_or("(absent)").to_string(),
             ));
