@@ -165,7 +165,11 @@ pub async fn run_all(
     reproduce.push_str(&format!(" --seed {}", opts.seed));
     let mode = Arc::new(mode);
     let total = scenarios.len();
-    let jobs = opts.jobs.max(1);
+    // An endpoint is shared state (one service, one backup at a time): its scenarios run one by one.
+    let jobs = match *mode {
+        Mode::Target { .. } => 1,
+        _ => opts.jobs.max(1),
+    };
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let progress = Arc::new(progress);
@@ -250,6 +254,11 @@ async fn run_one(s: &LoadedScenario, mode: &Mode, seed: u64) -> Result<ScenarioR
             }
             let mut runner = StepRunner::new(http, None, names);
             let finding = with_limit(sc.time_limit, runner.run(&sc.steps)).await;
+            with_limit(sc.time_limit, async {
+                runner.settle_pending().await;
+                None
+            })
+            .await;
             let mut r = skipped(s, String::new());
             r.skip_reason = None;
             r.findings = finding.into_iter().collect();

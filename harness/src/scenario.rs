@@ -480,6 +480,9 @@ pub fn simulator_only(s: &Scenario) -> Vec<String> {
     if s.client.is_some() {
         why.push("runs a client against the simulator".to_string());
     }
+    if !s.expect_journal.is_empty() {
+        why.push("expects journal entries".to_string());
+    }
     for step in &s.steps {
         match step {
             Step::AdvanceClock(_) => why.push("advances the clock".to_string()),

@@ -54,6 +54,8 @@ pub struct StepRunner {
     storage_key: Option<String>,
     stale_key: Option<String>,
     op: Option<CurrentOp>,
+    /// Operations started and not yet polled to the end: a shared endpoint must be left idle.
+    pending: Vec<CurrentOp>,
 }
 
 fn fail(step: &str, message: String, expected: String, actual: String) -> Finding {
@@ -97,6 +99,7 @@ impl StepRunner {
             storage_key: None,
             stale_key: None,
             op: None,
+            pending: Vec::new(),
         }
     }
 
@@ -269,13 +272,15 @@ impl StepRunner {
             .await
             .map_err(io)?;
         if resp.status == 202 {
-            self.op = Some(CurrentOp {
+            let op = CurrentOp {
                 aao: resp.header("azure-asyncoperation").map(str::to_string),
                 location: resp.header("location").map(str::to_string),
                 retry_after: resp
                     .header("retry-after")
                     .and_then(|v| v.trim().parse().ok()),
-            });
+            };
+            self.pending.push(op.clone());
+            self.op = Some(op);
         }
         check_response(&resp, &r.expect, label)
     }
@@ -316,7 +321,25 @@ impl StepRunner {
         Err(format!("still failing after 6 tries: {last}"))
     }
 
+    /// Polls every operation the steps started and left running, so the next scenario finds the
+    /// endpoint idle (target mode: a real endpoint is shared state). Outcomes are not judged.
+    pub async fn settle_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let quiet = PollStep {
+            expect: Default::default(),
+            max_polls: 200,
+        };
+        for op in pending {
+            self.op = Some(op);
+            let _ = Box::pin(self.poll(&quiet, "cleanup")).await;
+        }
+    }
+
     async fn poll(&mut self, p: &PollStep, label: &str) -> Result<(), Finding> {
+        if let Some(current) = &self.op {
+            let same = |o: &CurrentOp| o.location == current.location && o.aao == current.aao;
+            self.pending.retain(|o| !same(o));
+        }
         let Some(op) = self.op.clone() else {
             return Err(fail(
                 label,
