@@ -117,7 +117,11 @@ async fn deliver(resp: HttpResponse) -> Result<hyper::Response<WireBody>, Inject
     let (parts, body) = to_hyper(resp).into_parts();
     let body: WireBody = match cut {
         None => body.map_err(|never| match never {}).boxed(),
-        Some(part) => CutBody(Some(part)).boxed(),
+        Some(part) => CutBody {
+            part: Some(part),
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+        .boxed(),
     };
     let mut resp = hyper::Response::from_parts(parts, body);
     if delivery.truncate_at.is_some() {
@@ -129,8 +133,12 @@ async fn deliver(resp: HttpResponse) -> Result<hyper::Response<WireBody>, Inject
     Ok(resp)
 }
 
-/// A body that yields part of the bytes, then fails: hyper then closes the connection mid-body.
-struct CutBody(Option<Bytes>);
+/// A body that yields part of the bytes, waits a moment (so hyper flushes the headers and that part),
+/// then fails: hyper closes the connection mid-body, as a cut transfer looks to a client.
+struct CutBody {
+    part: Option<Bytes>,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
 
 impl hyper::body::Body for CutBody {
     type Data = Bytes;
@@ -138,12 +146,15 @@ impl hyper::body::Body for CutBody {
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
+        cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, InjectedDisconnect>>> {
-        std::task::Poll::Ready(Some(match self.0.take() {
-            Some(part) => Ok(hyper::body::Frame::data(part)),
-            None => Err(InjectedDisconnect),
-        }))
+        if let Some(part) = self.part.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(part))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            std::task::Poll::Pending => std::task::Poll::Pending,
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Some(Err(InjectedDisconnect))),
+        }
     }
 }
 
