@@ -139,6 +139,11 @@ pub async fn run_all(
             "client",
             format!("armsim run --client {}", shell_quote(c)),
         ),
+        (None, Some(url)) if !url.starts_with("http://") => {
+            return Err(format!(
+                "--target {url}: only http:// endpoints for now (the harness's HTTP client has no TLS yet)"
+            ))
+        }
         (None, Some(url)) => {
             let token = match &opts.token_env {
                 Some(var) => Some(
