@@ -48,6 +48,9 @@ struct RunArgs {
     /// Scenarios run at once (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// A client ability a scenario may require (`custom-poll-interval`); repeatable.
+    #[arg(long = "ability")]
+    abilities: Vec<String>,
     /// Seed for every random choice (ids, keys, probabilistic faults).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -137,6 +140,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         seed: args.seed,
+        abilities: args.abilities,
     };
     let tty = std::io::stderr().is_terminal();
     let report = armsim_harness::run::run_all(&opts, move |done, total, name| {

@@ -730,3 +730,183 @@ pub fn apply_overrides(
             None => true,
         });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use armsim_simulator::Timestamp;
+
+    const SVC: &str =
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim";
+    const LOC: &str = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim/operationresults/op1";
+    const Q: &str = "api-version=2024-05-01";
+
+    fn entry(
+        seq: u64,
+        wall_ms: u64,
+        method: &str,
+        path: &str,
+        status: u16,
+        route: &str,
+    ) -> JournalEntry {
+        JournalEntry {
+            seq,
+            wall_ms,
+            at: Timestamp::from_millis(0),
+            method: method.into(),
+            path: path.into(),
+            query: Q.into(),
+            request_headers: vec![
+                ("x-ms-client-request-id".into(), "id".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            request_body: None,
+            status,
+            response_headers: Vec::new(),
+            response_body: None,
+            route: route.into(),
+            operation_id: None,
+            fault: None,
+        }
+    }
+
+    fn accept(wall_ms: u64) -> JournalEntry {
+        let mut e = entry(
+            1,
+            wall_ms,
+            "POST",
+            &format!("{SVC}/backup"),
+            202,
+            "service.backup",
+        );
+        e.operation_id = Some("op1".into());
+        e.request_body = Some(serde_json::json!({"storageAccount": "a"}));
+        e.response_headers = vec![
+            ("location".into(), format!("http://127.0.0.1:1{LOC}?{Q}")),
+            ("retry-after".into(), "1".into()),
+        ];
+        e
+    }
+
+    fn poll(seq: u64, wall_ms: u64, status: u16) -> JournalEntry {
+        let mut e = entry(seq, wall_ms, "GET", LOC, status, "operation.poll");
+        e.operation_id = Some("op1".into());
+        if status == 202 {
+            e.response_headers = vec![
+                ("location".into(), format!("http://127.0.0.1:1{LOC}?{Q}")),
+                ("retry-after".into(), "1".into()),
+            ];
+        }
+        e
+    }
+
+    fn ok_exit() -> ClientExit {
+        ClientExit {
+            code: Some(0),
+            ..ClientExit::default()
+        }
+    }
+
+    fn rules(v: &Verdict) -> Vec<&str> {
+        v.findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn a_patient_client_has_no_findings() {
+        let j = vec![
+            accept(0),
+            poll(2, 1000, 202),
+            poll(3, 2000, 202),
+            poll(4, 3000, 200),
+        ];
+        let v = judge(&j, &ok_exit(), &Context::default());
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+        assert!(v.exercised.contains("lro.retry-after-honoured"));
+        assert!(v.situations.contains("202 with Location only"));
+    }
+
+    #[test]
+    fn polling_sooner_than_retry_after_is_an_error_but_the_first_poll_only_a_warning() {
+        let j = vec![accept(0), poll(2, 10, 202), poll(3, 400, 200)];
+        let v = judge(&j, &ok_exit(), &Context::default());
+        assert_eq!(
+            rules(&v),
+            vec!["lro.first-poll-delay", "lro.retry-after-honoured"]
+        );
+        assert_eq!(v.findings[0].severity, Severity::Warning);
+        assert_eq!(v.findings[1].journal_seq, Some(3));
+    }
+
+    #[test]
+    fn polling_after_the_terminal_answer_is_an_error_but_one_more_get_of_location_is_tolerated() {
+        let tolerated = vec![accept(0), poll(2, 1000, 200), poll(3, 1100, 200)];
+        assert!(judge(&tolerated, &ok_exit(), &Context::default())
+            .findings
+            .is_empty());
+        let j = vec![
+            accept(0),
+            poll(2, 1000, 200),
+            poll(3, 2000, 200),
+            poll(4, 3000, 200),
+        ];
+        assert_eq!(
+            rules(&judge(&j, &ok_exit(), &Context::default())),
+            vec!["lro.stop-after-terminal"]
+        );
+    }
+
+    #[test]
+    fn a_failed_operation_reported_as_success_is_an_error() {
+        let mut failed = poll(3, 2000, 400);
+        failed.response_body =
+            Some(serde_json::json!({"error": {"code": "RestoreFailed", "message": "x"}}));
+        let j = vec![accept(0), poll(2, 1000, 202), failed];
+        let v = judge(&j, &ok_exit(), &Context::default());
+        assert_eq!(rules(&v), vec!["outcome.failure-surfaced"]);
+        let printed = ClientExit {
+            code: Some(1),
+            stderr: "ERROR: RestoreFailed: x".into(),
+            ..ClientExit::default()
+        };
+        assert!(judge(&j, &printed, &Context::default()).findings.is_empty());
+    }
+
+    #[test]
+    fn a_dropped_answer_must_be_retried_and_is_not_terminal() {
+        let mut dropped = poll(2, 1000, 200);
+        dropped.fault = Some("drop".into());
+        let ctx = Context {
+            undelivered_faults: ["drop".to_string()].into_iter().collect(),
+        };
+        let gave_up = vec![accept(0), dropped.clone()];
+        let exit = ClientExit {
+            code: Some(1),
+            ..ClientExit::default()
+        };
+        assert!(rules(&judge(&gave_up, &exit, &ctx)).contains(&"retry.transient-retried"));
+        let retried = vec![accept(0), dropped, poll(3, 2000, 200)];
+        assert!(judge(&retried, &ok_exit(), &ctx).findings.is_empty());
+    }
+
+    #[test]
+    fn a_write_on_the_service_while_its_backup_runs_is_an_error() {
+        let patch = entry(3, 1500, "PATCH", SVC, 409, "service");
+        let j = vec![accept(0), poll(2, 1000, 202), patch, poll(4, 2500, 200)];
+        assert_eq!(
+            rules(&judge(&j, &ok_exit(), &Context::default())),
+            vec!["mgmt.no-concurrent-operation"]
+        );
+    }
+
+    #[test]
+    fn severity_overrides_turn_rules_off_or_up() {
+        use crate::scenario::SeverityOverride;
+        let j = vec![accept(0), poll(2, 10, 202), poll(3, 1100, 200)];
+        let mut v = judge(&j, &ok_exit(), &Context::default());
+        let overrides = [("lro.first-poll-delay".to_string(), SeverityOverride::Off)]
+            .into_iter()
+            .collect();
+        apply_overrides(&mut v, &overrides);
+        assert!(v.findings.is_empty());
+    }
+}

@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub token_env: Option<String>,
     pub jobs: usize,
     pub seed: u64,
+    /// Abilities the client declares (`custom-poll-interval`); client scenarios that require others
+    /// are skipped.
+    pub abilities: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -93,7 +96,7 @@ impl RunReport {
 
 enum Mode {
     Steps,
-    Client(String),
+    Client { cmd: String, abilities: Vec<String> },
     Target { url: String, token: Option<String> },
 }
 
@@ -135,9 +138,19 @@ pub async fn run_all(
     let (mode, mode_name, mut reproduce) = match (&opts.client, &opts.target) {
         (Some(_), Some(_)) => return Err("--client and --target cannot be combined".into()),
         (Some(c), None) => (
-            Mode::Client(c.clone()),
+            Mode::Client {
+                cmd: c.clone(),
+                abilities: opts.abilities.clone(),
+            },
             "client",
-            format!("armsim run --client {}", shell_quote(c)),
+            format!(
+                "armsim run --client {}{}",
+                shell_quote(c),
+                opts.abilities
+                    .iter()
+                    .map(|a| format!(" --ability {a}"))
+                    .collect::<String>()
+            ),
         ),
         (None, Some(url)) if !url.starts_with("http://") => {
             return Err(format!(
@@ -236,7 +249,7 @@ async fn run_one(s: &LoadedScenario, mode: &Mode, seed: u64) -> Result<ScenarioR
                 "client scenario: run it with --client \"CMD\"".into(),
             ))
         }
-        (Mode::Client(_), None) => {
+        (Mode::Client { .. }, None) => {
             return Ok(skipped(
                 s,
                 "harness-driven scenario: runs without --client".into(),
@@ -273,7 +286,20 @@ async fn run_one(s: &LoadedScenario, mode: &Mode, seed: u64) -> Result<ScenarioR
             return Ok(skipped(s, "client scenario: needs --client".into()))
         }
         (Mode::Steps, None) => run_steps(s, seed).await?,
-        (Mode::Client(cmd), Some(c)) => run_client(s, c, cmd, seed).await?,
+        (Mode::Client { cmd, abilities }, Some(c)) => {
+            let missing: Vec<&String> = sc
+                .requires
+                .iter()
+                .filter(|r| r.as_str() != "simulator" && !abilities.contains(r))
+                .collect();
+            if let Some(m) = missing.first() {
+                return Ok(skipped(
+                    s,
+                    format!("needs client ability '{m}' (declare it with --ability {m})"),
+                ));
+            }
+            run_client(s, c, cmd, seed).await?
+        }
     };
     result.outcome = if result
         .findings

@@ -14,6 +14,10 @@ fn root() -> PathBuf {
 }
 
 async fn run_client(client: &str, scenarios: &[&str]) -> RunReport {
+    run_client_with(client, scenarios, &[]).await
+}
+
+async fn run_client_with(client: &str, scenarios: &[&str], abilities: &[&str]) -> RunReport {
     let root = root();
     let opts = RunOptions {
         paths: scenarios
@@ -25,6 +29,7 @@ async fn run_client(client: &str, scenarios: &[&str]) -> RunReport {
             root.join("tests/clients").join(client).display()
         )),
         jobs: 4,
+        abilities: abilities.iter().map(|a| a.to_string()).collect(),
         ..RunOptions::default()
     };
     run_all(&opts, |_, _, _| {})
@@ -157,7 +162,8 @@ async fn every_broken_client_fails_with_the_rule_that_names_its_bug() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_client_passes_every_client_scenario() {
-    let report = run_client("reference.py", &["."]).await;
+    // The reference client polls every second without Retry-After (ARMSIM_POLL_INTERVAL).
+    let report = run_client_with("reference.py", &["."], &["custom-poll-interval"]).await;
     for r in &report.results {
         assert_eq!(r.outcome, Outcome::Passed, "{}: {:#?}", r.file, r.findings);
         assert!(
