@@ -28,6 +28,44 @@ struct Cli {
 enum Command {
     /// Start the mock ARM. The first line on stdout is a JSON `ready` event; logs go to stderr.
     Serve(ServeArgs),
+    /// Run scenarios: against in-process simulators (default), a client command, or an endpoint.
+    Run(RunArgs),
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario files or directories (default: scenarios/).
+    paths: Vec<PathBuf>,
+    /// A client command, run through `sh -c` with the ARMSIM_* environment per client scenario.
+    #[arg(long)]
+    client: Option<String>,
+    /// Run the harness's own steps against this ARM endpoint instead of a simulator.
+    #[arg(long)]
+    target: Option<String>,
+    /// The environment variable holding the bearer token for --target.
+    #[arg(long)]
+    token_env: Option<String>,
+    /// A CA certificate (PEM) to trust for --target besides the system's roots: the `ca_cert` of an
+    /// `armsim serve` you point the catalogue at.
+    #[arg(long, requires = "target")]
+    ca_cert: Option<PathBuf>,
+    /// Scenarios run at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// A client ability a scenario may require (`custom-poll-interval`); repeatable.
+    #[arg(long = "ability")]
+    abilities: Vec<String>,
+    /// Seed for every random choice (ids, keys, probabilistic faults).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write results and journals as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -114,6 +152,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Run(args) => runtime.block_on(run(args)),
+        Command::Schema => {
+            print!("{}", armsim_harness::scenario::schema_json());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -122,6 +165,54 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, String> {
+    use std::io::IsTerminal;
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths
+    };
+    let opts = armsim_harness::run::RunOptions {
+        paths,
+        client: args.client,
+        target: args.target,
+        token_env: args.token_env,
+        ca_cert: args.ca_cert,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        seed: args.seed,
+        abilities: args.abilities,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let report = armsim_harness::run::run_all(&opts, move |done, total, name| {
+        if tty {
+            eprint!("\r\x1b[2K[{done}/{total}] {name}");
+        }
+    })
+    .await?;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    print!(
+        "{}",
+        armsim_harness::report::human(&report, armsim_harness::report::Render { timings: true })
+    );
+    if let Some(path) = &args.junit {
+        std::fs::write(path, armsim_harness::report::junit(&report))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, armsim_harness::report::json(&report))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(if report.failed() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
@@ -191,6 +282,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         base_url: endpoint.clone(),
         auth: args.auth,
         journal_capacity: args.journal_capacity,
+        ..SimConfig::default()
     };
     let sim = Arc::new(Simulator::new(config).map_err(|e| match &args.world {
         Some(p) => format!("{}: {e}", p.display()),

@@ -17,3 +17,4 @@ mod identity; // serve's defaults: HTTPS, the fake Azure AD, strict tokens, role
 mod persistence; // --data-dir: restart, and kill -9 at random moments
 mod secrets; // keys and tokens never reach logs, the journal, dumps or errors
 mod serve; // the `armsim serve` binary over real HTTP
+mod target_mode; // `armsim run --target` against a separately started `armsim serve`

@@ -23,12 +23,14 @@
 //! - [`engine`]: the world and its rules; synchronous, no I/O, nothing sleeps.
 //! - [`sim`]: the `Simulator`: auth, api-version, dispatch, ARM headers, admin API, journal.
 //! - [`server`]: hyper accept loop and an in-process `RunningServer`.
+//! - [`fault`]: seeded fault plans (errors, throttling, latency, broken bodies and headers).
 //! - [`journal`]: every exchange, secrets redacted.
 //! - [`persist`]: the world on disk for `--data-dir` (atomic replace of one JSON file).
 
 pub mod arm;
 pub mod clock;
 pub mod engine;
+pub mod fault;
 pub mod http;
 pub mod identity;
 pub mod journal;

@@ -4,13 +4,13 @@
 //! their own shutdown future, and read the address from the listener. Connections are served with
 //! HTTP/1.1 or HTTP/2 and drained on shutdown.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -156,7 +156,7 @@ where
 {
     let service = service_fn(move |req| {
         let sim = sim.clone();
-        async move { Ok::<_, Infallible>(answer(&sim, req).await) }
+        async move { deliver(answer(&sim, req).await).await }
     });
     builder
         .serve_connection_with_upgrades(io, service)
@@ -181,7 +181,79 @@ fn serve_connection<IO>(
     });
 }
 
-async fn answer(sim: &Simulator, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// Why an answer was not delivered: a fault asked for the connection to be dropped or cut.
+#[derive(Debug)]
+struct InjectedDisconnect;
+
+impl std::fmt::Display for InjectedDisconnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed by an armsim fault")
+    }
+}
+
+impl std::error::Error for InjectedDisconnect {}
+
+type WireBody = BoxBody<Bytes, InjectedDisconnect>;
+
+/// Puts an answer on the wire as its [`crate::fault::Delivery`] says: late, not at all (an error from
+/// the service makes hyper close the connection), or cut short (part of the body, then an error).
+async fn deliver(resp: HttpResponse) -> Result<hyper::Response<WireBody>, InjectedDisconnect> {
+    let delivery = resp.delivery;
+    if delivery.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delivery.delay_ms)).await;
+    }
+    if delivery.drop_connection {
+        return Err(InjectedDisconnect);
+    }
+    let cut = delivery
+        .truncate_at
+        .map(|n| resp.body.slice(..n.min(resp.body.len())));
+    let full_len = resp.body.len();
+    let (parts, body) = to_hyper(resp).into_parts();
+    let body: WireBody = match cut {
+        None => body.map_err(|never| match never {}).boxed(),
+        Some(part) => CutBody {
+            part: Some(part),
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+        .boxed(),
+    };
+    let mut resp = hyper::Response::from_parts(parts, body);
+    if delivery.truncate_at.is_some() {
+        // Promise the whole body, deliver part of it: what a connection cut mid-transfer looks like.
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&full_len.to_string()) {
+            resp.headers_mut().insert(hyper::header::CONTENT_LENGTH, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// A body that yields part of the bytes, waits a moment (so hyper flushes the headers and that part),
+/// then fails: hyper closes the connection mid-body, as a cut transfer looks to a client.
+struct CutBody {
+    part: Option<Bytes>,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for CutBody {
+    type Data = Bytes;
+    type Error = InjectedDisconnect;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, InjectedDisconnect>>> {
+        if let Some(part) = self.part.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(part))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            std::task::Poll::Pending => std::task::Poll::Pending,
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Some(Err(InjectedDisconnect))),
+        }
+    }
+}
+
+async fn answer(sim: &Simulator, req: hyper::Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
     let path_and_query = parts
         .uri
@@ -217,7 +289,7 @@ async fn answer(sim: &Simulator, req: hyper::Request<Incoming>) -> hyper::Respon
             format!("The request body could not be read: {e}"),
         )),
     };
-    to_hyper(response)
+    response
 }
 
 fn to_hyper(resp: HttpResponse) -> hyper::Response<Full<Bytes>> {

@@ -16,6 +16,7 @@ use crate::clock::{Clock, ClockMode, Timestamp, VDuration};
 use crate::engine::ids::Ids;
 use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
+use crate::fault::{self, FaultPlan, FaultState, RequestFacts};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::identity::{authorize, AuthMode, Identity};
@@ -42,6 +43,8 @@ pub struct SimConfig {
     pub base_url: String,
     /// How bearer tokens on ARM requests are checked.
     pub auth: AuthMode,
+    /// Faults to inject (none by default); `PUT /_armsim/faults` replaces them at run time.
+    pub faults: FaultPlan,
 }
 
 impl Default for SimConfig {
@@ -54,6 +57,7 @@ impl Default for SimConfig {
             journal_capacity: 100_000,
             base_url: "https://management.azure.com".into(),
             auth: AuthMode::Strict,
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -82,6 +86,7 @@ struct Inner {
     journal: Journal,
     /// The fake Azure AD of the current world (its tenant and principals).
     identity: Identity,
+    faults: FaultState,
 }
 
 /// The mock ARM. Cheap to share behind an `Arc`; all state sits behind one mutex.
@@ -115,6 +120,7 @@ impl Simulator {
             engine,
             journal: Journal::new(config.journal_capacity),
             identity,
+            faults: FaultState::new(config.faults.clone(), config.seed),
         })
     }
 
@@ -229,6 +235,48 @@ impl Simulator {
             .map_err(|e| e.to_string())
     }
 
+    /// A token for `client_id` valid for `lifetime` of virtual time.
+    pub fn issue_token_for(
+        &self,
+        client_id: &str,
+        audience: &str,
+        lifetime: VDuration,
+    ) -> Result<String, String> {
+        let g = self.lock();
+        g.identity
+            .issue_token_for(client_id, audience, &g.clock, lifetime)
+            .map_err(|e| e.to_string())
+    }
+
+    /// A token for the world's first Owner or Contributor, audience ARM, valid for `lifetime` of virtual
+    /// time (the tenant's token lifetime when `None`).
+    pub fn writer_token(&self, lifetime: Option<VDuration>) -> Result<String, String> {
+        let g = self.lock();
+        let writer = g
+            .identity
+            .writer()
+            .ok_or("the world's tenant has no Owner or Contributor principal")?;
+        let lifetime = lifetime.unwrap_or(g.identity.config().token_lifetime);
+        g.identity
+            .issue_token_for(
+                &writer.client_id,
+                "https://management.azure.com/",
+                &g.clock,
+                lifetime,
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    /// The world's tenant and its first Owner or Contributor as `(tenant, client id, secret)`: the
+    /// `AZURE_*` credentials handed to clients.
+    pub fn writer_credentials(&self) -> Option<(String, String, String)> {
+        let g = self.lock();
+        let tenant = g.identity.tenant_id().to_string();
+        g.identity
+            .writer()
+            .map(|p| (tenant, p.client_id.clone(), p.client_secret.clone()))
+    }
+
     /// Read access to the engine under the lock, for tests and the harness.
     pub fn with_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
         let mut g = self.lock();
@@ -245,25 +293,35 @@ impl Simulator {
         g.engine.settle(now);
         let route = Route::parse(&req.path);
         let mut route_name = route.as_ref().map(Route::name).unwrap_or("admin");
-        let identity_answer = match &route {
-            Ok(Route::Other) => g.identity.handle(&req, &self.base_url(&req), &g.clock),
+        let facts = route
+            .as_ref()
+            .ok()
+            .and_then(|r| RequestFacts::of(r, &req, &g.engine));
+        let decision = match &facts {
+            Some(f) => g.faults.decide(f),
+            None => fault::Decision::default(),
+        };
+        let injected = decision.short_circuit().map(|resp| {
+            let op = facts.as_ref().and_then(|f| f.operation_id.clone());
+            (resp, op)
+        });
+        let identity_answer = match (&injected, &route) {
+            (None, Ok(Route::Other)) => g.identity.handle(&req, &self.base_url(&req), &g.clock),
             _ => None,
         };
-        let (mut resp, operation_id) = match route {
-            Ok(Route::Other) if identity_answer.is_some() => {
+        let (mut resp, operation_id) = match (injected, identity_answer, route) {
+            (Some(answer), _, _) => answer,
+            (None, Some(answer), _) => {
                 route_name = "identity";
-                (
-                    identity_answer.unwrap_or_else(|| HttpResponse::new(500)),
-                    None,
-                )
+                (answer, None)
             }
-            Ok(Route::Admin(admin)) => {
+            (None, None, Ok(Route::Admin(admin))) => {
                 drop(g);
                 let resp = self.admin(admin, &req);
                 g = self.lock();
                 (resp, None)
             }
-            Ok(route) => {
+            (None, None, Ok(route)) => {
                 let base = self.base_url(&req);
                 let mut ctx = Ctx {
                     g: &mut g,
@@ -281,8 +339,9 @@ impl Simulator {
                 decorate(&mut g, &req, &route, &mut resp, now);
                 (resp, op)
             }
-            Err(e) => (HttpResponse::error(&e), None),
+            (None, None, Err(e)) => (HttpResponse::error(&e), None),
         };
+        decision.apply(&mut resp, g.journal.len() as u32 + 1);
         resp.set_header("content-length", resp.body.len().to_string());
         let at = g.clock.now();
         g.journal.record(Exchange {
@@ -292,7 +351,7 @@ impl Simulator {
             response: &resp,
             route: route_name,
             operation_id,
-            fault: None,
+            fault: decision.fault_name(),
         });
         if let Err(e) = self.save(&mut g) {
             // What the answer reports is not durable: say so rather than promise it.
@@ -384,6 +443,23 @@ impl Simulator {
                 } else {
                     Ok(HttpResponse::json(200, &json!(state)))
                 }
+            }
+            (AdminRoute::Faults, "GET") => {
+                let plan = self.lock().faults.plan().clone();
+                Ok(HttpResponse::json(200, &json!(plan)))
+            }
+            (AdminRoute::Faults, "PUT") => {
+                let text = std::str::from_utf8(&req.body).map_err(|_| {
+                    ArmError::invalid_request_content("the fault plan must be UTF-8 YAML or JSON")
+                })?;
+                let plan: FaultPlan = serde_saphyr::from_str(text)
+                    .map_err(|e| ArmError::invalid_request_content(&e.to_string()))?;
+                let rules = plan.rules.len();
+                self.lock().faults = FaultState::new(plan, self.config.seed);
+                Ok(HttpResponse::json(
+                    200,
+                    &json!({"status": "replaced", "rules": rules}),
+                ))
             }
             (AdminRoute::State, "PUT") => {
                 let text = std::str::from_utf8(&req.body).map_err(|_| {
@@ -492,6 +568,7 @@ impl Ctx<'_, '_> {
             | Route::Service(_)
             | Route::ServiceAction(..)
             | Route::OperationResult(..)
+            | Route::OperationStatus(..)
             | Route::Apis(_)
             | Route::Api(..) => Provider::ApiManagement,
             _ => Provider::Other,
@@ -596,6 +673,20 @@ impl Ctx<'_, '_> {
                     PollAnswer::Failed(f) => Err(ArmError::apim(f.status, f.code, f.message)),
                 }
             }
+            (Route::OperationStatus(r, id), "GET") => {
+                self.operation_id = Some(id.clone());
+                let running = e.poll(r, id)? == PollAnswer::Running;
+                let body = e
+                    .operation(id)
+                    .map(|op| fault::operation_status_body(op, &r.resource_id()))
+                    .ok_or_else(|| ArmError::operation_not_found(id))?;
+                let resp = HttpResponse::json(200, &body);
+                Ok(if running {
+                    resp.with_header("retry-after", self.retry_after())
+                } else {
+                    resp
+                })
+            }
             (Route::Apis(r), "GET") => {
                 let svc = e.service(r)?;
                 ok(wire::list(
@@ -672,6 +763,7 @@ impl Ctx<'_, '_> {
             Route::Service(r)
             | Route::ServiceAction(r, _)
             | Route::OperationResult(r, _)
+            | Route::OperationStatus(r, _)
             | Route::Apis(r)
             | Route::Api(r, _) => (r.subscription.as_str(), r.resource_group.as_str()),
             _ => ("", ""),
@@ -794,6 +886,7 @@ fn decorate(
         Route::Service(r)
         | Route::ServiceAction(r, _)
         | Route::OperationResult(r, _)
+        | Route::OperationStatus(r, _)
         | Route::Apis(r)
         | Route::Api(r, _) => Some(r.subscription.clone()),
         Route::StorageAccount(r)
@@ -909,7 +1002,7 @@ fn permission(route: &Route, method: &str) -> (String, String) {
             };
             (format!("{kind}/{verb}"), scope)
         }
-        Route::Service(r) | Route::OperationResult(r, _) => (
+        Route::Service(r) | Route::OperationResult(r, _) | Route::OperationStatus(r, _) => (
             format!("Microsoft.ApiManagement/service/{verb}"),
             r.resource_id(),
         ),

@@ -1154,9 +1154,12 @@ impl Engine {
             .ok_or_else(|| ArmError::operation_not_found(id))?;
         Ok(match &op.status {
             OperationStatus::Running => PollAnswer::Running,
-            OperationStatus::Succeeded => {
-                PollAnswer::Succeeded(op.result.as_deref().map(|svc| wire::service(svc, &op.api_version)).unwrap_or(Value::Null))
-            }
+            OperationStatus::Succeeded => PollAnswer::Succeeded(
+                op.result
+                    .as_deref()
+                    .map(|svc| wire::service(svc, &op.api_version))
+                    .unwrap_or(Value::Null),
+            ),
             OperationStatus::Failed { error } => PollAnswer::Failed(error.clone()),
         })
     }

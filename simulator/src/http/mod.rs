@@ -88,6 +88,8 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// How the server puts this answer on the wire (late, cut short, not at all): set by faults.
+    pub delivery: crate::fault::Delivery,
 }
 
 impl HttpResponse {
@@ -96,6 +98,7 @@ impl HttpResponse {
             status,
             headers: Vec::new(),
             body: Bytes::new(),
+            delivery: Default::default(),
         }
     }
 
@@ -107,6 +110,7 @@ impl HttpResponse {
                 "application/json; charset=utf-8".into(),
             )],
             body: Bytes::from(body.to_string()),
+            delivery: Default::default(),
         }
     }
 
@@ -115,6 +119,7 @@ impl HttpResponse {
             status,
             headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
+            delivery: Default::default(),
         }
     }
 

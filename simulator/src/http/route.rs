@@ -97,6 +97,8 @@ pub enum Route {
     Service(ServiceRef),
     ServiceAction(ServiceRef, ServiceAction),
     OperationResult(ServiceRef, String),
+    /// `…/service/{name}/operationsStatus/{id}`: the Azure-AsyncOperation status a fault can announce.
+    OperationStatus(ServiceRef, String),
     Apis(ServiceRef),
     Api(ServiceRef, String),
     StorageAccounts {
@@ -126,6 +128,7 @@ impl Route {
             Route::ServiceAction(_, ServiceAction::Backup) => "service.backup",
             Route::ServiceAction(_, ServiceAction::Restore) => "service.restore",
             Route::OperationResult(..) => "operation.poll",
+            Route::OperationStatus(..) => "operation.status",
             Route::Apis(_) => "api.list",
             Route::Api(..) => "api",
             Route::StorageAccounts { .. } => "storage.list",
@@ -218,6 +221,7 @@ fn provider_route(subscription: String, rg: Option<String>, s: &[&str]) -> Route
             4 if is(3, "apis") => Route::Apis(svc),
             5 if is(3, "apis") => Route::Api(svc, name(4)),
             5 if is(3, "operationresults") => Route::OperationResult(svc, name(4)),
+            5 if is(3, "operationsstatus") => Route::OperationStatus(svc, name(4)),
             _ => Route::Other,
         };
     }

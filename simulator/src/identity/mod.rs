@@ -227,9 +227,42 @@ impl Identity {
         format!("https://sts.windows.net/{}/", self.config.tenant_id)
     }
 
+    /// As [`Identity::issue_token`], valid for `lifetime` instead of the tenant's token lifetime: the
+    /// harness hands clients one token for a whole scenario.
+    pub fn issue_token_for(
+        &self,
+        client_id: &str,
+        audience: &str,
+        clock: &Clock,
+        lifetime: VDuration,
+    ) -> Result<String, IdentityError> {
+        let principal = self
+            .principal(client_id)
+            .ok_or_else(|| IdentityError::UnknownClient(client_id.to_string()))?;
+        Ok(self.mint_for(principal, audience, clock.now(), lifetime))
+    }
+
+    /// The first principal that may back up and restore (Owner or Contributor), if the tenant has one.
+    pub fn writer(&self) -> Option<&Principal> {
+        self.config
+            .principals
+            .iter()
+            .find(|p| matches!(p.role, Role::Owner | Role::Contributor))
+    }
+
     fn mint(&self, principal: &Principal, audience: &str, now: Timestamp) -> String {
+        self.mint_for(principal, audience, now, self.config.token_lifetime)
+    }
+
+    fn mint_for(
+        &self,
+        principal: &Principal,
+        audience: &str,
+        now: Timestamp,
+        lifetime: VDuration,
+    ) -> String {
         let iat = now.as_secs();
-        let exp = now.plus(self.config.token_lifetime).as_secs();
+        let exp = now.plus(lifetime).as_secs();
         let issuer = self.issuer();
         let claims = json!({
             "aud": audience,
