@@ -305,14 +305,31 @@ impl Judge<'_> {
         if accept.response_header("retry-after").is_none() {
             self.situation("202 without Retry-After");
         }
-        // first poll delay
-        if let (Some(&first), Some(ra)) = (lro.polls.first(), retry_after_ms(accept)) {
+        // first poll delay: every poll inside the 202's Retry-After window is the start-up burst that
+        // official SDKs make (Python once, JavaScript twice) — a departure from ARM's guidance, not a
+        // correctness bug, so it is judged here (a warning), not by lro.retry-after-honoured.
+        let startup_window = retry_after_ms(accept);
+        if let (Some(&first), Some(ra)) = (lro.polls.first(), startup_window) {
             self.exercise("lro.first-poll-delay");
-            let gap = entries[first].wall_ms.saturating_sub(accept.wall_ms);
-            if gap + TOLERANCE_MS < ra {
+            let early: Vec<usize> = lro
+                .polls
+                .iter()
+                .copied()
+                .filter(|&p| entries[p].wall_ms.saturating_sub(accept.wall_ms) + TOLERANCE_MS < ra)
+                .collect();
+            if !early.is_empty() {
+                let gap = entries[first].wall_ms.saturating_sub(accept.wall_ms);
+                let message = if early.len() == 1 {
+                    "The first poll came before the 202's Retry-After had passed.".to_string()
+                } else {
+                    format!(
+                        "{} poll(s) came before the 202's Retry-After had passed.",
+                        early.len()
+                    )
+                };
                 self.finding(
                     "lro.first-poll-delay",
-                    "The first poll came before the 202's Retry-After had passed.".into(),
+                    message,
                     format!("first poll ≥ {ra} ms after the 202"),
                     format!("{gap} ms"),
                     Some(entries[first].seq),
@@ -388,8 +405,10 @@ impl Judge<'_> {
                     }
                 }
             }
-            // Retry-After between polls
-            if let Some(p) = prev_poll {
+            // Retry-After between polls (after the 202's own window: see lro.first-poll-delay)
+            let in_startup = startup_window
+                .is_some_and(|ra| e.wall_ms.saturating_sub(accept.wall_ms) + TOLERANCE_MS < ra);
+            if let (Some(p), false) = (prev_poll, in_startup) {
                 let prev = &entries[p];
                 if self.delivered(prev) {
                     if let Some(ra) = retry_after_ms(prev) {
@@ -550,7 +569,10 @@ pub fn judge(entries: &[JournalEntry], exit: &ClientExit, ctx: &Context) -> Verd
     }
     // Requests one by one.
     for (i, e) in entries.iter().enumerate() {
-        let arm = !matches!(e.route.as_str(), "admin" | "other" | "metadata.endpoints");
+        let arm = !matches!(
+            e.route.as_str(),
+            "admin" | "other" | "metadata.endpoints" | "identity"
+        );
         if arm {
             j.exercise("request.api-version-kept");
             let given = e.query_param("api-version");
@@ -568,6 +590,9 @@ pub fn judge(entries: &[JournalEntry], exit: &ClientExit, ctx: &Context) -> Verd
                 );
             }
         }
+        if !arm {
+            continue;
+        }
         j.exercise("request.client-request-id");
         if e.request_header("x-ms-client-request-id")
             .is_none_or(|v| v.is_empty() || v.len() > 128)
@@ -580,6 +605,7 @@ pub fn judge(entries: &[JournalEntry], exit: &ClientExit, ctx: &Context) -> Verd
                 Some(e.seq),
             );
         }
+        // Token requests are forms by the OAuth protocol; the rule is about ARM requests.
         if e.request_body.is_some() {
             j.exercise("request.content-type-json");
             let ct = e
@@ -827,14 +853,37 @@ mod tests {
 
     #[test]
     fn polling_sooner_than_retry_after_is_an_error_but_the_first_poll_only_a_warning() {
-        let j = vec![accept(0), poll(2, 10, 202), poll(3, 400, 200)];
+        let j = vec![
+            accept(0),
+            poll(2, 10, 202),
+            poll(3, 1100, 202),
+            poll(4, 1500, 200),
+        ];
         let v = judge(&j, &ok_exit(), &Context::default());
         assert_eq!(
             rules(&v),
             vec!["lro.first-poll-delay", "lro.retry-after-honoured"]
         );
         assert_eq!(v.findings[0].severity, Severity::Warning);
-        assert_eq!(v.findings[1].journal_seq, Some(3));
+        assert_eq!(v.findings[1].journal_seq, Some(4));
+    }
+
+    #[test]
+    fn the_javascript_sdks_two_polls_right_after_the_202_are_one_warning() {
+        let j = vec![
+            accept(0),
+            poll(2, 5, 202),
+            poll(3, 9, 202),
+            poll(4, 1010, 200),
+        ];
+        let v = judge(&j, &ok_exit(), &Context::default());
+        assert_eq!(rules(&v), vec!["lro.first-poll-delay"]);
+        assert_eq!(v.findings[0].severity, Severity::Warning);
+        assert!(
+            v.findings[0].message.starts_with("2 poll(s) came before"),
+            "{}",
+            v.findings[0].message
+        );
     }
 
     #[test]

@@ -489,6 +489,9 @@ async fn run_client(
         ("ARMSIM_CONTAINER", c.container.clone()),
         ("ARMSIM_BACKUP_NAME", c.backup_name.clone()),
         ("ARMSIM_SCENARIO", sc.name.clone()),
+        // For clients with the `custom-poll-interval` ability: the wall seconds to wait between polls
+        // when the service sends no Retry-After (a client may ignore it; scenarios that need it say so).
+        ("ARMSIM_POLL_INTERVAL", "1".into()),
         // Not in the list: lets a client give up before the harness stops it.
         ("ARMSIM_TIME_LIMIT", limit.as_secs().to_string()),
     ];
