@@ -54,6 +54,7 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo { id: "retry.no-retry-on-4xx", severity: Severity::Error, asks: "do not repeat a request that got a 4xx (other than 408/429)" },
     RuleInfo { id: "request.api-version-kept", severity: Severity::Error, asks: "send api-version on every ARM request, the same one on every poll" },
     RuleInfo { id: "request.client-request-id", severity: Severity::Warning, asks: "send x-ms-client-request-id on every request" },
+    RuleInfo { id: "auth.token-renewed", severity: Severity::Error, asks: "get a new token before the old one expires (a restore outlives a token)" },
     RuleInfo { id: "request.content-type-json", severity: Severity::Error, asks: "send Content-Type: application/json with a JSON body" },
     RuleInfo { id: "mgmt.no-concurrent-operation", severity: Severity::Error, asks: "issue no management operation on a service while its backup or restore runs" },
     RuleInfo { id: "outcome.failure-surfaced", severity: Severity::Error, asks: "exit non-zero on a failed operation and print its ARM error code" },
@@ -592,6 +593,20 @@ pub fn judge(entries: &[JournalEntry], exit: &ClientExit, ctx: &Context) -> Verd
         }
         if !arm {
             continue;
+        }
+        j.exercise("auth.token-renewed");
+        if e.status == 401 && error_code(e).as_deref() == Some("ExpiredAuthenticationToken") {
+            j.finding(
+                "auth.token-renewed",
+                "The client sent a token that had expired instead of getting a new one.".into(),
+                "a token valid at the time of the request".into(),
+                format!(
+                    "401 ExpiredAuthenticationToken on {} {}",
+                    e.method,
+                    target(e)
+                ),
+                Some(e.seq),
+            );
         }
         j.exercise("request.client-request-id");
         if e.request_header("x-ms-client-request-id")

@@ -23,7 +23,7 @@ use armsim_simulator::{ClockMode, HttpRequest, SimConfig, VDuration};
 use crate::http::{HttpClient, Token};
 use crate::oracle::{self, ClientExit, Context, Finding, Severity};
 use crate::scenario::{
-    self, ClientRun, ExitExpectation, JournalExpectation, KeyChoice, LoadedScenario,
+    self, BusyWith, ClientRun, ExitExpectation, JournalExpectation, KeyChoice, LoadedScenario,
     PrincipalChoice,
 };
 use crate::steps::{Names, StepRunner};
@@ -443,6 +443,9 @@ async fn run_client(
         }
         _ => WRONG_KEY.to_string(),
     };
+    if let Some(busy) = c.busy {
+        hold_service(&sim, &subscription, &resource_group, c, busy)?;
+    }
     let start_seq = sim.journal().last().map(|e| e.seq).unwrap_or(0);
     let limit = sc
         .time_limit
@@ -728,4 +731,64 @@ fn write_ca(server: &RunningServer) -> Result<std::path::PathBuf, String> {
     let path = dir.join(format!("ca-{}.pem", server.addr.port()));
     std::fs::write(&path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// Starts another operation on the client's service through ARM, as a colleague would, so the client
+/// meets a busy service.
+fn hold_service(
+    sim: &armsim_simulator::Simulator,
+    subscription: &str,
+    resource_group: &str,
+    c: &ClientRun,
+    busy: BusyWith,
+) -> Result<(), String> {
+    let token = sim.writer_token(None)?;
+    let service = format!(
+        "/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.ApiManagement/service/{}",
+        c.service
+    );
+    let (method, path, body) = match busy {
+        BusyWith::Update => {
+            let sku = sim
+                .state()
+                .services
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(&c.service))
+                .map(|s| (s.sku.clone(), s.capacity.unwrap_or(1)))
+                .ok_or_else(|| format!("busy: no service '{}'", c.service))?;
+            (
+                "PATCH",
+                service,
+                json!({"sku": {"name": sku.0, "capacity": sku.1 + 1}}),
+            )
+        }
+        BusyWith::Backup => {
+            let key = sim
+                .state()
+                .storage_accounts
+                .iter()
+                .find(|a| a.name == c.storage_account)
+                .and_then(|a| a.keys.first().cloned())
+                .unwrap_or_default();
+            (
+                "POST",
+                format!("{service}/backup"),
+                json!({"storageAccount": c.storage_account, "containerName": c.container,
+                       "backupName": "colleague.apimbackup", "accessKey": key}),
+            )
+        }
+    };
+    let answer = sim.handle(
+        HttpRequest::new(method, &format!("{path}?api-version=2024-05-01"))
+            .header("authorization", &format!("Bearer {token}"))
+            .json(&body),
+    );
+    if answer.status != 202 {
+        return Err(format!(
+            "busy: {method} {path} answered {} instead of 202: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    Ok(())
 }

@@ -104,6 +104,11 @@ pub struct WorldSpec {
     /// Existing backups, written as a service looked when the backup was taken.
     #[serde(default)]
     pub backups: Vec<SeedBackup>,
+    /// How long tokens from the simulator's Azure AD live (virtual time; default 60m). Shorter than an
+    /// operation, it makes a token expire mid-restore: clients that renew theirs survive.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub token_lifetime: Option<VDuration>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -304,7 +309,19 @@ pub struct ClientRun {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub token_lifetime: Option<armsim_simulator::VDuration>,
+    /// Start another management operation on the service before the client runs, so the client's
+    /// backup or restore meets a service that is busy (409): `update` (a capacity change) or `backup`.
+    /// Make it outlast the client with `behaviour.durations`.
+    #[serde(default)]
+    pub busy: Option<BusyWith>,
     pub expect: ClientExpectation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum BusyWith {
+    Update,
+    Backup,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -647,6 +664,9 @@ pub fn build_world(s: &Scenario) -> Result<World, String> {
         w.storage_accounts
             .retain(|x| !x.name.eq_ignore_ascii_case(&a.name));
         w.storage_accounts.push(a.clone());
+    }
+    if let Some(lifetime) = s.world.token_lifetime {
+        w.identity.token_lifetime = lifetime;
     }
     for b in &s.world.backups {
         let svc = w

@@ -134,6 +134,11 @@ const ZOO: &[(&str, &str, &str)] = &[
         "backup-succeeds.yaml",
         "lro.polls-monitor-url",
     ),
+    (
+        "broken_caches_token.py",
+        "token-expires-mid-restore.yaml",
+        "auth.token-renewed",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,9 @@ one bug switched on, so the harness's verdict on that client names exactly that 
 Env contract (set by `armsim run --client`): ARMSIM_ENDPOINT, ARMSIM_TOKEN, ARMSIM_SUBSCRIPTION_ID,
 ARMSIM_RESOURCE_GROUP, ARMSIM_SERVICE_NAME, ARMSIM_OPERATION (backup|restore), ARMSIM_STORAGE_ACCOUNT,
 ARMSIM_STORAGE_KEY, ARMSIM_CONTAINER, ARMSIM_BACKUP_NAME, and ARMSIM_TIME_LIMIT (seconds the harness
-allows; the client gives up at half of it).
+allows; the client gives up at half of it). With AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and
+AZURE_AUTHORITY_HOST it logs in (client credentials) and gets a new token before the old one expires;
+otherwise it uses ARMSIM_TOKEN. TLS trust comes from SSL_CERT_FILE.
 """
 
 import json
@@ -52,7 +54,17 @@ class Client:
     def __init__(self, bug=None):
         self.bug = bug
         self.endpoint = os.environ["ARMSIM_ENDPOINT"].rstrip("/")
-        self.token = os.environ["ARMSIM_TOKEN"]
+        self.token = os.environ.get("ARMSIM_TOKEN", "")
+        self.token_expires = float("inf")
+        self.login = None
+        if bug != "caches-token" and os.environ.get("AZURE_CLIENT_SECRET"):
+            self.login = (
+                os.environ["AZURE_AUTHORITY_HOST"].rstrip("/"),
+                os.environ["AZURE_TENANT_ID"],
+                os.environ["AZURE_CLIENT_ID"],
+                os.environ["AZURE_CLIENT_SECRET"],
+            )
+            self.token_expires = 0.0
         limit = float(os.environ.get("ARMSIM_TIME_LIMIT", "60"))
         self.deadline = time.monotonic() + limit / 2
         if bug == "polls-forever":
@@ -63,10 +75,26 @@ class Client:
             return self.endpoint + url
         return url
 
+    def bearer(self):
+        """The current token, renewed when less than a tenth of its life (at least 1 s) remains."""
+        if self.login and time.monotonic() >= self.token_expires:
+            authority, tenant, client_id, secret = self.login
+            form = urllib.parse.urlencode({
+                "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+                "scope": "https://management.azure.com/.default",
+            }).encode()
+            req = urllib.request.Request("%s/%s/oauth2/v2.0/token" % (authority, tenant), data=form, method="POST")
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                answer = json.loads(resp.read())
+            life = float(answer.get("expires_in", 60))
+            self.token = answer["access_token"]
+            self.token_expires = time.monotonic() + max(0.0, life - max(1.0, life / 10))
+        return self.token
+
     def send(self, method, url, body=None):
         data = None
         headers = {
-            "Authorization": "Bearer " + self.token,
+            "Authorization": "Bearer " + self.bearer(),
             "Accept": "application/json",
             "x-ms-client-request-id": str(uuid.uuid4()),
         }
