@@ -189,7 +189,10 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let tty = std::io::stderr().is_terminal();
     let report = armsim_harness::run::run_all(&opts, move |done, total, name| {
         if tty {
-            eprint!("\r\x1b[2K[{done}/{total}] {name}");
+            eprint!(
+                "\r\x1b[2K{} {done}/{total} {name}",
+                progress_bar(done, total, 30)
+            );
         }
     })
     .await?;
@@ -364,4 +367,26 @@ fn write_ca(path: &std::path::Path, pem: &str) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(path, pem).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `[#########.....................]`: `width` cells, filled in proportion to `done / total`.
+fn progress_bar(done: usize, total: usize, width: usize) -> String {
+    let filled = (done * width)
+        .checked_div(total)
+        .unwrap_or(width)
+        .min(width);
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn the_progress_bar_fills_in_proportion() {
+        assert_eq!(progress_bar(0, 10, 10), "[..........]");
+        assert_eq!(progress_bar(5, 10, 10), "[#####.....]");
+        assert_eq!(progress_bar(10, 10, 10), "[##########]");
+        assert_eq!(progress_bar(0, 0, 4), "[####]");
+    }
 }
