@@ -41,7 +41,6 @@ pub struct Scenario {
     /// How operations behave (durations, `retryAfter`, `backupValidity`, `outcomes`); replaces the
     /// world's behaviour when given.
     #[serde(default)]
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub behaviour: Option<Behaviour>,
     /// Faults to inject (see `simulator/src/fault.rs`): `[{name, when, action, times, probability}]`.
     #[serde(default)]
@@ -91,15 +90,12 @@ pub struct WorldSpec {
     pub base: WorldBase,
     /// Added, or replacing those with the same name.
     #[serde(default)]
-    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub resource_groups: Vec<ResourceGroup>,
     /// Added, or replacing those with the same name.
     #[serde(default)]
-    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub services: Vec<Service>,
     /// Added, or replacing those with the same name.
     #[serde(default)]
-    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub storage_accounts: Vec<StorageAccount>,
     /// Existing backups, written as a service looked when the backup was taken.
     #[serde(default)]

@@ -356,3 +356,39 @@ mod tests {
         assert_eq!(t.to_us_string(), "1/18/2023 5:10:42 PM");
     }
 }
+
+#[cfg(feature = "schema")]
+mod schema {
+    use std::borrow::Cow;
+
+    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+
+    use super::{Timestamp, VDuration};
+
+    impl JsonSchema for VDuration {
+        fn schema_name() -> Cow<'static, str> {
+            "Duration".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "string",
+                "pattern": "^([0-9]+(d|h|m|s|ms))+$",
+                "description": "A span of virtual time: 250ms, 90s, 9m, 1h30m, 29d23h.",
+                "examples": ["9m", "30m", "29d23h", "31d"]
+            })
+        }
+    }
+
+    impl JsonSchema for Timestamp {
+        fn schema_name() -> Cow<'static, str> {
+            "Timestamp".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "string",
+                "format": "date-time",
+                "description": "RFC 3339, UTC: 2026-01-01T00:00:00Z."
+            })
+        }
+    }
+}

@@ -10,6 +10,7 @@ use crate::clock::{Timestamp, VDuration};
 
 /// Everything the simulator knows: the world file's top level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct World {
     /// Virtual time at which the clock starts (and, in a state snapshot, the time it was taken).
@@ -46,6 +47,7 @@ fn default_subscriptions() -> Vec<Subscription> {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Subscription {
     pub id: String,
@@ -58,6 +60,7 @@ fn default_sub_name() -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceGroup {
     pub name: String,
@@ -74,6 +77,7 @@ fn default_region() -> String {
 
 /// How operations behave: durations, `Retry-After`, validity of backups, protocol quirks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Behaviour {
     /// Virtual durations per operation kind (PROTOCOL.md §3.1: backup ≈ 9 min, restore ≈ 30 min).
@@ -108,6 +112,7 @@ impl Default for Behaviour {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Durations {
     pub backup: VDuration,
@@ -132,6 +137,7 @@ impl Default for Durations {
 /// Forces the outcome (and optionally the duration) of matching operations, e.g. "the next restore of
 /// contoso-apim fails with 500 InternalServerError".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutcomeOverride {
     /// `backup`, `restore`, `create`, `update`, or absent for any.
@@ -152,6 +158,7 @@ pub struct OutcomeOverride {
 
 /// A failure as reported on the operation-result URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FailureSpec {
     #[serde(default = "default_fail_status")]
@@ -168,6 +175,7 @@ fn default_fail_status() -> u16 {
 
 /// A `Microsoft.ApiManagement/service` resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Service {
     pub name: String,
@@ -229,6 +237,7 @@ fn succeeded() -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceIdentity {
     #[serde(default)]
@@ -238,6 +247,7 @@ pub struct ServiceIdentity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserAssignedIdentity {
     /// The identity's resource name (under `Microsoft.ManagedIdentity/userAssignedIdentities`).
@@ -246,6 +256,7 @@ pub struct UserAssignedIdentity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Api {
     pub name: String,
@@ -256,6 +267,7 @@ pub struct Api {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Usage {
     #[serde(default)]
@@ -291,6 +303,7 @@ pub fn canonical_sku(sku: &str) -> Option<&'static str> {
 
 /// A `Microsoft.Storage/storageAccounts` resource with its blob containers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StorageAccount {
     pub name: String,
@@ -310,6 +323,7 @@ pub struct StorageAccount {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Container {
     pub name: String,
@@ -321,6 +335,7 @@ pub struct Container {
 
 /// A blob. Backups are blobs whose `backup` is set; a world file can seed one with an `age`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Blob {
     pub name: String,
@@ -338,6 +353,7 @@ pub struct Blob {
 
 /// What a backup writes: the service's configuration, its SKU, its region and when it was taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BackupObject {
     #[serde(default = "backup_format")]
@@ -369,6 +385,7 @@ fn one_u32() -> u32 {
 // ---- Operations -------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum OperationKind {
     Backup,
@@ -399,6 +416,7 @@ impl OperationKind {
 
 /// Where an operation stands. Terminal states never change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", tag = "state")]
 pub enum OperationStatus {
     Running,
@@ -409,6 +427,7 @@ pub enum OperationStatus {
 /// A long-running operation. Its progress is a function of `now`: it is running until `ends_at`, then
 /// the engine settles it (applies its effects) exactly once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Operation {
     pub id: String,
@@ -447,6 +466,7 @@ pub struct Operation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlobTarget {
     pub account: String,

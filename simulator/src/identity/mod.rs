@@ -36,6 +36,7 @@ pub use access::{authorize, Caller};
 
 /// How strictly ARM routes check bearer tokens (`armsim serve --auth strict|permissive|off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// Signature (armsim's key), expiry, audience, tenant and `oid`, as ARM checks them.
@@ -74,6 +75,7 @@ impl fmt::Display for AuthMode {
 /// An Azure built-in role, as assigned on the subscription. Written as Azure names them (`Contributor`);
 /// lower case is accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Role {
     #[serde(alias = "owner")]
     Owner,
@@ -86,6 +88,7 @@ pub enum Role {
 
 /// A service principal (app registration + its enterprise application) that can get tokens.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Principal {
     /// The application (client) id: `client_id` at the token endpoint, `appid` in tokens.
@@ -113,6 +116,7 @@ impl fmt::Debug for Principal {
 
 /// The tenant and who lives in it; a world file may replace any part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct IdentityConfig {
     /// The directory (tenant) id; token `tid`, and the tenant ARM subscriptions belong to.
