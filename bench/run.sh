@@ -142,7 +142,7 @@ times, rss = [], 0
 for i in range(7):
     port = 18600 + i
     t0 = time.perf_counter()
-    p = subprocess.Popen(["taskset", "-c", cpu, armsim, "serve", "--addr", f"127.0.0.1:{port}", "--clock", "manual"],
+    p = subprocess.Popen(["taskset", "-c", cpu, armsim, "serve", "--addr", f"127.0.0.1:{port}", "--clock", "manual", "--tls", "off", "--auth", "permissive"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:

@@ -119,7 +119,8 @@ impl Identity {
     ) -> Result<Caller, ArmError> {
         let tenant = self.tenant_id();
         let invalid = || ArmError::invalid_authentication_token(tenant);
-        let claims = self.key.verify(token).map_err(|_| invalid())?;
+        let key = self.key().map_err(|_| invalid())?;
+        let claims = key.verify(token).map_err(|_| invalid())?;
         let claims = ArmClaims::from_map(claims).ok_or_else(invalid)?;
 
         let exp = claims.exp.ok_or_else(invalid)?;

@@ -253,9 +253,11 @@ impl Identity {
                 "rbac_url": "https://pas.windows.net",
             }))),
             Route::KeysV2 => Ok(discovery_doc(json!({
-                "keys": [self.key.jwk(Some(&format!("{b}/{in_issuer}/v2.0")))]
+                "keys": [self.signing_key()?.jwk(Some(&format!("{b}/{in_issuer}/v2.0")))]
             }))),
-            Route::KeysV1 => Ok(discovery_doc(json!({"keys": [self.key.jwk(None)]}))),
+            Route::KeysV1 => Ok(discovery_doc(
+                json!({"keys": [self.signing_key()?.jwk(None)]}),
+            )),
             Route::TokenV2 => self.token(req, true, ctx),
             Route::TokenV1 => self.token(req, false, ctx),
             Route::InstanceDiscovery => Ok(self.instance_discovery(req, ctx)),
@@ -324,6 +326,12 @@ impl Identity {
     }
 
     /// The client-credentials grant at either token endpoint.
+    /// The signing key, or a server error if it could not be derived.
+    fn signing_key(&self) -> Result<std::sync::Arc<super::jwt::RsaKey>, AadError> {
+        self.key()
+            .map_err(|e| AadError::new(500, "server_error", 50000, e.to_string()))
+    }
+
     fn token(&self, req: &HttpRequest, v2: bool, ctx: &Ctx<'_>) -> Result<HttpResponse, AadError> {
         let form = query_pairs(&String::from_utf8_lossy(&req.body));
         let param = |name: &str| {
@@ -394,7 +402,7 @@ impl Identity {
                 self.tenant_id()
             )));
         }
-        Ok(self.token_response(principal, &audience, v2, ctx))
+        self.token_response(principal, &audience, v2, ctx)
     }
 
     fn token_response(
@@ -403,8 +411,10 @@ impl Identity {
         audience: &str,
         v2: bool,
         ctx: &Ctx<'_>,
-    ) -> HttpResponse {
-        let token = self.mint(principal, audience, ctx.now);
+    ) -> Result<HttpResponse, AadError> {
+        let token = self
+            .mint(principal, audience, ctx.now)
+            .map_err(|e| AadError::new(500, "server_error", 50000, e.to_string()))?;
         // Wall seconds, so a client's own expiry arithmetic matches virtual expiry; rounded down so it
         // refreshes a little early rather than late.
         let expires_in = ctx
@@ -435,7 +445,7 @@ impl Identity {
                 "access_token": token,
             })
         };
-        no_store(HttpResponse::json(200, &body))
+        Ok(no_store(HttpResponse::json(200, &body)))
     }
 }
 

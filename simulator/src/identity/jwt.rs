@@ -64,16 +64,33 @@ impl RsaKey {
     /// workspace's `opt-level = 1` for dependencies (4–6 s at opt-level 0), so keys are memoised per
     /// seed for the life of the process. Not a secret worth protecting: armsim is a local rehearsal
     /// tool, and anyone with the seed can mint tokens.
-    pub fn for_seed(seed: u64) -> Result<Arc<RsaKey>, rsa::Error> {
-        static KEYS: OnceLock<Mutex<HashMap<u64, Arc<RsaKey>>>> = OnceLock::new();
+    pub fn for_seed(seed: u64) -> Result<Arc<RsaKey>, String> {
+        type Cell = Arc<OnceLock<Result<Arc<RsaKey>, String>>>;
+        static KEYS: OnceLock<Mutex<HashMap<u64, Cell>>> = OnceLock::new();
         let keys = KEYS.get_or_init(|| Mutex::new(HashMap::new()));
-        if let Some(k) = keys.lock().unwrap_or_else(|e| e.into_inner()).get(&seed) {
-            return Ok(Arc::clone(k));
-        }
-        // Generated outside the lock; a racing thread for the same seed derives the identical key.
-        let key = Arc::new(Self::generate(seed)?);
-        let mut map = keys.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(Arc::clone(map.entry(seed).or_insert(key)))
+        let cell = Arc::clone(
+            keys.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(seed)
+                .or_default(),
+        );
+        // One thread derives the key; any other asking for the same seed meanwhile waits for it.
+        cell.get_or_init(|| {
+            Self::generate(seed)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+    }
+
+    /// Starts deriving the key for `seed` on a background thread, so a server can answer at once and
+    /// only the first token request or check waits for the key (≈ 0.3 s).
+    pub fn warm(seed: u64) {
+        std::thread::spawn(move || {
+            if let Err(e) = Self::for_seed(seed) {
+                tracing::error!(error = %e, "could not derive the token signing key");
+            }
+        });
     }
 
     fn generate(seed: u64) -> Result<RsaKey, rsa::Error> {

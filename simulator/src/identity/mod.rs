@@ -164,27 +164,28 @@ pub enum IdentityError {
     #[error("identity configuration: {0}")]
     Config(String),
     #[error("could not generate the token signing key: {0}")]
-    Key(#[from] rsa::Error),
+    Key(String),
 }
 
 /// The fake Entra ID of one simulator run.
 #[derive(Debug)]
 pub struct Identity {
     config: IdentityConfig,
-    key: Arc<jwt::RsaKey>,
+    /// The signing key is derived from this seed, on a background thread from `new` on.
     seed: u64,
     /// Numbers trace ids, correlation ids and token ids, so a run's ids are reproducible from its seed.
     counter: AtomicU64,
 }
 
 impl Identity {
-    /// Checks `config` and derives the signing key from `seed` (≈ 0.3 s the first time per seed; see
-    /// [`jwt::RsaKey::for_seed`]).
+    /// Checks `config` and starts deriving the signing key from `seed` in the background (≈ 0.3 s the
+    /// first time per seed, see [`jwt::RsaKey::for_seed`]): serving starts at once, and only the first
+    /// use of the key waits for it.
     pub fn new(config: IdentityConfig, seed: u64) -> Result<Self, IdentityError> {
         validate(&config)?;
+        jwt::RsaKey::warm(seed);
         Ok(Self {
             config,
-            key: jwt::RsaKey::for_seed(seed)?,
             seed,
             counter: AtomicU64::new(0),
         })
@@ -199,8 +200,13 @@ impl Identity {
     }
 
     /// The `kid` of the signing key, as published in the JWKS.
-    pub fn kid(&self) -> &str {
-        self.key.kid()
+    pub fn kid(&self) -> String {
+        self.key().map(|k| k.kid().to_string()).unwrap_or_default()
+    }
+
+    /// The signing key (waits while it is being derived).
+    fn key(&self) -> Result<Arc<jwt::RsaKey>, IdentityError> {
+        jwt::RsaKey::for_seed(self.seed).map_err(IdentityError::Key)
     }
 
     /// The principal with this client (application) id, compared case-insensitively like a GUID.
@@ -222,7 +228,7 @@ impl Identity {
         let principal = self
             .principal(client_id)
             .ok_or_else(|| IdentityError::UnknownClient(client_id.to_string()))?;
-        Ok(self.mint(principal, audience, clock.now()))
+        self.mint(principal, audience, clock.now())
     }
 
     /// `https://sts.windows.net/{tenant}/`: the issuer of v1 tokens, which ARM tokens are even when they
@@ -243,7 +249,7 @@ impl Identity {
         let principal = self
             .principal(client_id)
             .ok_or_else(|| IdentityError::UnknownClient(client_id.to_string()))?;
-        Ok(self.mint_for(principal, audience, clock.now(), lifetime))
+        self.mint_for(principal, audience, clock.now(), lifetime)
     }
 
     /// The first principal that may back up and restore (Owner or Contributor), if the tenant has one.
@@ -254,7 +260,12 @@ impl Identity {
             .find(|p| matches!(p.role, Role::Owner | Role::Contributor))
     }
 
-    fn mint(&self, principal: &Principal, audience: &str, now: Timestamp) -> String {
+    fn mint(
+        &self,
+        principal: &Principal,
+        audience: &str,
+        now: Timestamp,
+    ) -> Result<String, IdentityError> {
         self.mint_for(principal, audience, now, self.config.token_lifetime)
     }
 
@@ -264,7 +275,7 @@ impl Identity {
         audience: &str,
         now: Timestamp,
         lifetime: VDuration,
-    ) -> String {
+    ) -> Result<String, IdentityError> {
         let iat = now.as_secs();
         let exp = now.plus(lifetime).as_secs();
         let issuer = self.issuer();
@@ -284,7 +295,7 @@ impl Identity {
             "uti": self.next_id().replace('-', ""),
             "ver": "1.0",
         });
-        self.key.sign(&claims)
+        Ok(self.key()?.sign(&claims))
     }
 
     /// The next id of this run, GUID-shaped (version 4 layout), derived from the seed and a counter.

@@ -625,7 +625,7 @@ fn strict_rejects_a_token_from_another_tenant() {
 fn strict_rejects_a_token_without_oid() {
     let id = identity();
     let now = clock().now().as_secs();
-    let token = id.key.sign(&json!({
+    let token = id.key().expect("key").sign(&json!({
         "aud": "https://management.azure.com/",
         "iss": id.issuer(),
         "iat": now, "nbf": now, "exp": now + 600,
@@ -647,7 +647,7 @@ fn strict_rejects_a_token_without_oid() {
 #[test]
 fn strict_treats_a_mistyped_expiry_as_an_invalid_token_not_a_missing_one() {
     let id = identity();
-    let token = id.key.sign(&json!({
+    let token = id.key().expect("key").sign(&json!({
         "aud": "https://management.azure.com/", "iss": id.issuer(), "exp": "never",
         "oid": "x", "tid": TENANT,
     }));
