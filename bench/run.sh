@@ -155,6 +155,7 @@ for i in range(7):
         except OSError:
             time.sleep(0.0005)
         if time.perf_counter() - t0 > 10:
+            p.kill()
             sys.exit("armsim did not answer within 10 s")
     time.sleep(0.3)
     rss = max(rss, int(next(l.split()[1] for l in open(f"/proc/{p.pid}/status") if l.startswith("VmRSS"))))
