@@ -288,6 +288,11 @@ impl FaultState {
     }
 
     /// Which rules fire for this request. Counts the request as a poll of its operation first.
+    /// Whether any fault is planned: with none, requests skip fault matching (and poll counting) entirely.
+    pub fn is_active(&self) -> bool {
+        !self.plan.is_empty()
+    }
+
     pub fn decide(&mut self, facts: &RequestFacts) -> Decision {
         let poll = match (&facts.operation_id, facts.is_poll()) {
             (Some(id), true) => {

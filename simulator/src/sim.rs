@@ -296,6 +296,7 @@ impl Simulator {
         let facts = route
             .as_ref()
             .ok()
+            .filter(|_| g.faults.is_active())
             .and_then(|r| RequestFacts::of(r, &req, &g.engine));
         let decision = match &facts {
             Some(f) => g.faults.decide(f),

@@ -76,6 +76,9 @@ impl RateLimits {
 
 pub struct Engine {
     world: World,
+    /// `subscription/resourceGroup/name` (lower case) → position in `world.services`: lookups stay
+    /// O(log n) in worlds of thousands of services. Rebuilt whenever services are added or removed.
+    service_at: BTreeMap<String, usize>,
     operations: BTreeMap<String, Operation>,
     /// Running operations that will end, by end time: what `settle` walks.
     deadlines: BTreeSet<(Timestamp, String)>,
@@ -108,14 +111,37 @@ impl Engine {
             }
             operations.insert(op.id.clone(), op);
         }
-        Ok(Self {
+        let mut engine = Self {
             world,
+            service_at: BTreeMap::new(),
             operations,
             deadlines,
             finished,
             ids,
             limits: RateLimits::default(),
-        })
+        };
+        engine.reindex();
+        Ok(engine)
+    }
+
+    fn service_key(sub: &str, rg: &str, name: &str) -> String {
+        format!("{sub}/{rg}/{name}").to_ascii_lowercase()
+    }
+
+    /// Rebuilds `service_at` after services were added or removed.
+    fn reindex(&mut self) {
+        self.service_at = self
+            .world
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    Self::service_key(&s.subscription, &s.resource_group, &s.name),
+                    i,
+                )
+            })
+            .collect();
     }
 
     /// The world as it is now, operations included, stamped with `now`: loadable with [`Engine::new`].
@@ -203,14 +229,13 @@ impl Engine {
 
     fn service_index(&self, r: &ServiceRef) -> Result<usize, ArmError> {
         self.check_group(&r.subscription, &r.resource_group)?;
-        self.world
-            .services
-            .iter()
-            .position(|s| {
-                same(&s.subscription, &r.subscription)
-                    && same(&s.resource_group, &r.resource_group)
-                    && same(&s.name, &r.name)
-            })
+        self.service_at
+            .get(&Self::service_key(
+                &r.subscription,
+                &r.resource_group,
+                &r.name,
+            ))
+            .copied()
             .ok_or_else(|| {
                 ArmError::resource_not_found(
                     &format!("Microsoft.ApiManagement/service/{}", r.name),
@@ -677,6 +702,7 @@ impl Engine {
                     running_operation: None,
                 };
                 self.world.services.push(svc);
+                self.reindex();
                 let i = self.world.services.len() - 1;
                 let id =
                     self.start_operation(i, OperationKind::Create, r, api_version, now, |_| {});
@@ -775,6 +801,7 @@ impl Engine {
         };
         self.ensure_idle(&self.world.services[i])?;
         let svc = self.world.services.remove(i);
+        self.reindex();
         Ok((200, Some(wire::service(&svc, api_version))))
     }
 
@@ -1033,11 +1060,14 @@ impl Engine {
         let Some(mut op) = self.operations.remove(id) else {
             return;
         };
-        let index = self.world.services.iter().position(|s| {
-            same(&s.subscription, &op.subscription)
-                && same(&s.resource_group, &op.resource_group)
-                && same(&s.name, &op.service)
-        });
+        let index = self
+            .service_at
+            .get(&Self::service_key(
+                &op.subscription,
+                &op.resource_group,
+                &op.service,
+            ))
+            .copied();
         let outcome = match (index, op.planned_failure.clone()) {
             (None, _) => Err(FailureSpec {
                 status: 500,
