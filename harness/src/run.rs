@@ -381,7 +381,14 @@ async fn run_steps(s: &LoadedScenario, seed: u64) -> Result<ScenarioResult, Stri
     server.shutdown().await;
     let mut r = skipped(s, String::new());
     r.skip_reason = None;
-    r.findings = finding.into_iter().collect();
+    // The run stops at the failing step, so the last exchange is the closest journal entry to it.
+    r.findings = finding
+        .into_iter()
+        .map(|mut f| {
+            f.journal_seq = f.journal_seq.or_else(|| journal.last().map(|e| e.seq));
+            f
+        })
+        .collect();
     r.findings
         .extend(check_journal(&s.scenario.expect_journal, &journal));
     // The protocol situations the simulator's answers went through (the findings are not the point:
