@@ -70,6 +70,9 @@ struct FuzzArgs {
     /// Client runs spent shrinking the first failure at most.
     #[arg(long, default_value_t = 48)]
     max_shrink_runs: u32,
+    /// Wall time spent shrinking at most (`2m`).
+    #[arg(long, value_name = "DURATION", default_value = "3m")]
+    max_shrink_time: VDuration,
     /// Where the shrunk failure is written as a scenario file.
     #[arg(long, default_value = "armsim-fuzz")]
     out: PathBuf,
@@ -280,6 +283,9 @@ async fn fuzz(args: FuzzArgs) -> Result<ExitCode, String> {
             .time_limit
             .map(|d| std::time::Duration::from_millis(d.as_millis().max(0) as u64)),
         max_shrink_runs: args.max_shrink_runs,
+        max_shrink_time: std::time::Duration::from_millis(
+            args.max_shrink_time.as_millis().max(0) as u64
+        ),
         model: fuzz::ModelConfig {
             max_polls: args.max_polls,
             ..fuzz::ModelConfig::default()

@@ -830,8 +830,10 @@ pub struct FuzzOptions {
     pub abilities: Vec<String>,
     /// Stop starting new cases after this much wall time.
     pub time_limit: Option<Duration>,
-    /// Shrinking re-runs the client: at most this many times.
+    /// Shrinking re-runs the client: at most this many times...
     pub max_shrink_runs: u32,
+    /// ...and for at most this long.
+    pub max_shrink_time: Duration,
     pub model: ModelConfig,
     /// Where the shrunk case is written.
     pub out: PathBuf,
@@ -968,8 +970,10 @@ pub async fn fuzz_client(
         opts.operation.as_str(),
         opts.seed
     );
+    let shrink_started = Instant::now();
     if tree.simplify() {
-        while shrink_runs < opts.max_shrink_runs {
+        while shrink_runs < opts.max_shrink_runs && shrink_started.elapsed() < opts.max_shrink_time
+        {
             let candidate = tree.current();
             let result = if candidate.normalised() == best.0.normalised() {
                 // Same behaviour once normalised: no need to run the client again.
