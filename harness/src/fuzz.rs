@@ -677,6 +677,8 @@ pub struct PollerCheck {
     pub cases: u32,
     /// Shrinking re-runs the poller: at most this many times.
     pub max_shrink_iters: u32,
+    /// Keep failing cases in `proptest-regressions/` beside the test file and try them first.
+    pub persist_failures: bool,
 }
 
 impl PollerCheck {
@@ -693,6 +695,7 @@ impl PollerCheck {
             },
             cases,
             max_shrink_iters: 64,
+            persist_failures: true,
         }
     }
 }
@@ -790,9 +793,11 @@ where
         cases: check.cases,
         max_shrink_iters: check.max_shrink_iters,
         source_file: Some(caller),
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
-            "proptest-regressions",
-        ))),
+        failure_persistence: check.persist_failures.then(|| {
+            Box::new(FileFailurePersistence::SourceParallel(
+                "proptest-regressions",
+            )) as Box<_>
+        }),
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
@@ -1096,6 +1101,36 @@ mod tests {
             "{}",
             s.trace()
         );
+    }
+
+    /// A poller that takes the 202 for the end: the property must fail, and shrink to the plainest
+    /// behaviour that shows it (one running poll, or none with a failure to report).
+    #[test]
+    #[should_panic(expected = "shrunk behaviour")]
+    fn check_poller_catches_a_poller_that_does_not_poll() {
+        let mut check = PollerCheck::new(ClientOperation::Backup);
+        check.cases = 8;
+        check.max_shrink_iters = 8;
+        check.persist_failures = false;
+        check_poller(check, |env: PollerEnv| async move {
+            let http = crate::http::HttpClient::new(&env.endpoint, Some(env.token.clone()))
+                .expect("a client");
+            let r = http
+                .send(
+                    "POST",
+                    &env.action_url(),
+                    &[],
+                    Some(&env.action_body()),
+                    false,
+                )
+                .await;
+            match r {
+                Ok(r) if r.status < 300 => PollerOutcome::Succeeded,
+                _ => PollerOutcome::Failed {
+                    code: "HttpError".into(),
+                },
+            }
+        });
     }
 
     #[test]
