@@ -677,7 +677,7 @@ pub struct PollerCheck {
     pub cases: u32,
     /// Shrinking re-runs the poller: at most this many times.
     pub max_shrink_iters: u32,
-    /// Keep failing cases in `proptest-regressions/` beside the test file and try them first.
+    /// Keep failing cases in `{test file}.proptest-regressions` beside the test file and try them first.
     pub persist_failures: bool,
 }
 
@@ -720,7 +720,8 @@ where
         .ok_or("the world has no service for the poller")?;
     let env = PollerEnv {
         endpoint: server.endpoint.clone(),
-        token: sim.writer_token(None)?,
+        // A token for the whole case, as `armsim run --client` gives (token expiry is another test).
+        token: sim.writer_token(Some(armsim_simulator::VDuration::from_days(30)))?,
         subscription: state
             .subscriptions
             .first()
@@ -775,8 +776,8 @@ where
 
 /// For every generated behaviour, the poller reaches the right outcome and breaks no error rule of the
 /// oracle. Panics with the shrunk behaviour (a trace and the scenario file) otherwise, like a failing
-/// `proptest!`; failures are kept in `proptest-regressions/` beside the calling test file and tried
-/// first next time.
+/// `proptest!`; failures are kept in `{test file}.proptest-regressions` beside the calling test file
+/// and tried first next time.
 #[track_caller]
 pub fn check_poller<F, Fut>(check: PollerCheck, poller: F)
 where
