@@ -885,6 +885,34 @@ async fn run_case(
     })
 }
 
+/// A kebab-case word for the client in file names (`broken-polls-forever` for
+/// `python3 tests/clients/broken_polls_forever.py`), so fuzzing several clients into one directory
+/// keeps each one's case.
+fn client_slug(cmd: &str) -> String {
+    let word = cmd
+        .split_whitespace()
+        .rfind(|w| !w.starts_with('-'))
+        .unwrap_or("client");
+    let base = word.rsplit('/').next().unwrap_or(word);
+    let stem = base.split('.').next().unwrap_or(base);
+    let slug: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        "client".into()
+    } else {
+        slug.to_string()
+    }
+}
+
 fn test_rng(seed: u64) -> TestRng {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
@@ -972,7 +1000,8 @@ pub async fn fuzz_client(
     let mut best = (tree.current(), findings);
     let mut shrink_runs = 0;
     let name = format!(
-        "fuzz-{}-seed-{}-case-{index}",
+        "fuzz-{}-{}-seed-{}-case-{index}",
+        client_slug(&opts.client),
         opts.operation.as_str(),
         opts.seed
     );
@@ -1132,6 +1161,16 @@ mod tests {
                 },
             }
         });
+    }
+
+    #[test]
+    fn a_client_command_gives_a_kebab_case_word_for_file_names() {
+        assert_eq!(
+            client_slug("python3 tests/clients/broken_polls_forever.py"),
+            "broken-polls-forever"
+        );
+        assert_eq!(client_slug("./my-poller --verbose"), "my-poller");
+        assert_eq!(client_slug(""), "client");
     }
 
     #[test]
