@@ -30,8 +30,52 @@ enum Command {
     Serve(ServeArgs),
     /// Run scenarios: against in-process simulators (default), a client command, or an endpoint.
     Run(RunArgs),
+    /// Run a client against generated backup/restore behaviours; shrink and write the first failure.
+    Fuzz(FuzzArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OperationArg {
+    Backup,
+    Restore,
+}
+
+#[derive(clap::Args)]
+struct FuzzArgs {
+    /// The client command, run through `sh -c` with the same ARMSIM_* environment as `run --client`.
+    #[arg(long)]
+    client: String,
+    #[arg(long, value_enum, default_value = "backup")]
+    operation: OperationArg,
+    /// Generated behaviours to try.
+    #[arg(long, default_value_t = 100)]
+    cases: u32,
+    /// Seed of the generator (and of the simulators): the same seed tries the same behaviours.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stop starting new cases after this much wall time (`90s`, `5m`).
+    #[arg(long, value_name = "DURATION")]
+    time_limit: Option<VDuration>,
+    /// Cases run at once (default: 4 per core: clients mostly sleep on Retry-After).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// A client ability (`custom-poll-interval`: answers may come without Retry-After); repeatable.
+    #[arg(long = "ability")]
+    abilities: Vec<String>,
+    /// In-progress polls per behaviour: 0 to this, exclusive.
+    #[arg(long, default_value_t = 8)]
+    max_polls: usize,
+    /// Client runs spent shrinking the first failure at most.
+    #[arg(long, default_value_t = 48)]
+    max_shrink_runs: u32,
+    /// Wall time spent shrinking at most (`2m`).
+    #[arg(long, value_name = "DURATION", default_value = "3m")]
+    max_shrink_time: VDuration,
+    /// Where the shrunk failure is written as a scenario file.
+    #[arg(long, default_value = "armsim-fuzz")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -153,6 +197,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Run(args) => runtime.block_on(run(args)),
+        Command::Fuzz(args) => runtime.block_on(fuzz(args)),
         Command::Schema => {
             print!("{}", armsim_harness::scenario::schema_json());
             Ok(ExitCode::SUCCESS)
@@ -216,6 +261,84 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn fuzz(args: FuzzArgs) -> Result<ExitCode, String> {
+    use armsim_harness::fuzz;
+    use armsim_harness::scenario::ClientOperation;
+    use std::io::IsTerminal;
+    let opts = fuzz::FuzzOptions {
+        client: args.client,
+        operation: match args.operation {
+            OperationArg::Backup => ClientOperation::Backup,
+            OperationArg::Restore => ClientOperation::Restore,
+        },
+        cases: args.cases,
+        seed: args.seed,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get())),
+        abilities: args.abilities,
+        time_limit: args
+            .time_limit
+            .map(|d| std::time::Duration::from_millis(d.as_millis().max(0) as u64)),
+        max_shrink_runs: args.max_shrink_runs,
+        max_shrink_time: std::time::Duration::from_millis(
+            args.max_shrink_time.as_millis().max(0) as u64
+        ),
+        model: fuzz::ModelConfig {
+            max_polls: args.max_polls,
+            ..fuzz::ModelConfig::default()
+        },
+        out: args.out,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let report = fuzz::fuzz_client(&opts, move |done, total| {
+        if tty {
+            eprint!(
+                "\r\x1b[2K{} {done}/{total}",
+                progress_bar(done as usize, total as usize, 30)
+            );
+        }
+    })
+    .await?;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let rate = f64::from(report.cases_run) / (report.wall_ms.max(1) as f64 / 1000.0);
+    match &report.failure {
+        None => {
+            println!(
+                "armsim fuzz: {} cases passed in {:.1} s ({rate:.2} cases/s), seed {}",
+                report.cases_run,
+                report.wall_ms as f64 / 1000.0,
+                report.seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(f) => {
+            println!(
+                "armsim fuzz: case {} of seed {} failed ({} cases run in {:.1} s)",
+                f.case,
+                report.seed,
+                report.cases_run,
+                report.wall_ms as f64 / 1000.0
+            );
+            println!(
+                "shrunk from size {} to {} in {} client runs:\n{}",
+                f.original_size,
+                f.script.size(),
+                f.shrink_runs,
+                f.script.trace()
+            );
+            println!("{}", f.findings);
+            println!("written to {}", f.file.display());
+            if let Some(r) = &report.reproduce {
+                println!("reproduce: {r}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, String> {

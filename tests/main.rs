@@ -6,12 +6,14 @@ mod sim {
     mod admin; // /_armsim: health, clock, journal, state, reset, blobs
     mod api_versions; // accepted versions, body rules per family, version errors
     mod arm; // ARM-wide behaviour: auth, 404s, malformed input, headers, case
+    mod model; // a model-based test: random commands against the engine and a reference model
     mod recordings; // replays of real recorded traffic and the REST spec examples
     mod rules; // the service's backup/restore rules
     mod snapshots; // insta snapshots of real-shaped answers
 }
 mod clients; // the official Python and JS SDKs and the Azure CLI, unmodified, against armsim
 mod docs; // the documentation's examples run as written
+mod fuzz; // `armsim fuzz`: the zoo found and shrunk, the replay fails alike, the reference passes
 mod hardening; // limits, the property test over raw requests, secrets never leak
 mod identity; // serve's defaults: HTTPS, the fake Azure AD, strict tokens, roles
 mod persistence; // --data-dir: restart, and kill -9 at random moments

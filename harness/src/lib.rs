@@ -11,7 +11,9 @@
 //! - [`steps`]: harness-driven steps and the reference poller.
 //! - [`run`]: per-scenario simulators, client processes, parallelism.
 //! - [`report`]: human report, coverage, JUnit XML, JSON.
+//! - [`fuzz`]: generated server behaviours for property-based testing of pollers, and their shrinking.
 
+pub mod fuzz;
 pub mod http;
 pub mod oracle;
 pub mod report;

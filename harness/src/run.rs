@@ -242,6 +242,21 @@ pub async fn run_all(
     })
 }
 
+/// Runs one client scenario with `cmd`, exactly as `armsim run --client CMD FILE` would: the fuzzer
+/// runs its generated scenarios through here so a written case replays the same way.
+pub(crate) async fn run_client_scenario(
+    s: &LoadedScenario,
+    cmd: &str,
+    abilities: &[String],
+    seed: u64,
+) -> Result<ScenarioResult, String> {
+    let mode = Mode::Client {
+        cmd: cmd.to_string(),
+        abilities: abilities.to_vec(),
+    };
+    run_one(s, &mode, seed).await
+}
+
 fn skipped(s: &LoadedScenario, reason: String) -> ScenarioResult {
     ScenarioResult {
         file: s.path.display().to_string(),
@@ -354,7 +369,11 @@ async fn with_limit(
     }
 }
 
-fn sim_config(s: &LoadedScenario, seed: u64, default_scale: f64) -> Result<SimConfig, String> {
+pub(crate) fn sim_config(
+    s: &LoadedScenario,
+    seed: u64,
+    default_scale: f64,
+) -> Result<SimConfig, String> {
     let sc = &s.scenario;
     let world =
         scenario::build_world(sc).map_err(|e| format!("{}: world: {e}", s.path.display()))?;
@@ -514,7 +533,26 @@ async fn run_client(
             exit.stderr.trim()
         ));
     }
-    let ctx = Context {
+    let ctx = oracle_context(sc);
+    let mut verdict = oracle::judge(&journal, &exit, &ctx);
+    oracle::apply_overrides(&mut verdict, &sc.oracle);
+    let mut findings = verdict.findings;
+    findings.extend(check_client(c, &exit, &journal));
+    findings.extend(check_journal(&sc.expect_journal, &journal));
+    findings.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.rule.cmp(&b.rule)));
+    let mut r = skipped(s, String::new());
+    r.skip_reason = None;
+    r.findings = findings;
+    r.exercised = verdict.exercised;
+    r.situations = verdict.situations;
+    r.client = Some(exit);
+    r.journal = journal;
+    Ok(r)
+}
+
+/// What the oracle must know about a scenario's faults: which answers never reached the client intact.
+pub(crate) fn oracle_context(sc: &scenario::Scenario) -> Context {
+    Context {
         undelivered_faults: sc
             .faults
             .rules
@@ -530,21 +568,7 @@ async fn run_client(
             })
             .map(|(i, r)| r.name.clone().unwrap_or_else(|| format!("fault-{}", i + 1)))
             .collect(),
-    };
-    let mut verdict = oracle::judge(&journal, &exit, &ctx);
-    oracle::apply_overrides(&mut verdict, &sc.oracle);
-    let mut findings = verdict.findings;
-    findings.extend(check_client(c, &exit, &journal));
-    findings.extend(check_journal(&sc.expect_journal, &journal));
-    findings.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.rule.cmp(&b.rule)));
-    let mut r = skipped(s, String::new());
-    r.skip_reason = None;
-    r.findings = findings;
-    r.exercised = verdict.exercised;
-    r.situations = verdict.situations;
-    r.client = Some(exit);
-    r.journal = journal;
-    Ok(r)
+    }
 }
 
 /// Runs `sh -c CMD` with the env contract; stops its whole process group at `limit`.
@@ -617,7 +641,11 @@ async fn run_command(
     })
 }
 
-fn check_client(c: &ClientRun, exit: &ClientExit, journal: &[JournalEntry]) -> Vec<Finding> {
+pub(crate) fn check_client(
+    c: &ClientRun,
+    exit: &ClientExit,
+    journal: &[JournalEntry],
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let last = journal.last().map(|e| e.seq);
     let ok = exit.code == Some(0);

@@ -1,0 +1,1194 @@
+//! Property-based testing of pollers: generated server behaviours, shrunk failures, replayable files.
+//!
+//! A [`Script`] is what the simulator does for one backup or restore: how many polls answer "still
+//! running" and with which `Retry-After`, which monitor headers the 202 carries, how the operation ends,
+//! and a few faults a correct client must survive. [`script`] is its proptest strategy; the script is a
+//! struct of `Vec`s, `Option`s and small enums whose simplest variants come first, so proptest shrinks
+//! toward fewer polls, fewer faults and plainer headers. [`to_scenario`] turns a script into an ordinary
+//! client scenario (so `armsim run FILE --client CMD` replays it) and [`to_yaml`] writes it.
+//!
+//! Two ways to use it: [`check_poller`] runs a Rust poller in-process against every generated script
+//! (proptest's `PROPTEST_CASES`, seeds and regression files apply); [`fuzz_client`] runs any command
+//! with the `armsim run --client` environment, in parallel, and shrinks the first failure
+//! (`armsim fuzz`).
+//!
+//! Timing: the simulator's clock runs [`FUZZ_TIME_SCALE`] times faster than the wall clock, but
+//! `Retry-After` is sent in whole wall seconds (at least 1), so a client that honours it really sleeps.
+//! The operation's duration is computed from the script's schedule of waits so that exactly the scripted
+//! polls see it running: it ends half a wait after the last of them, which leaves each side of the race
+//! half a second or more of slack.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use armsim_simulator::server::RunningServer;
+
+use crate::oracle::{self, ClientExit, Finding, Severity};
+use crate::run::{self, Outcome};
+use crate::scenario::{ClientOperation, LoadedScenario, Scenario};
+
+/// Virtual seconds per wall second in generated scenarios (as in every client scenario).
+pub const FUZZ_TIME_SCALE: f64 = run::CLIENT_TIME_SCALE;
+/// The backup a generated restore restores.
+const RESTORE_BLOB: &str = "fuzz.apimbackup";
+
+/// The `Retry-After` of one answer, in wall seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RetryAfter {
+    /// 1 s: what the simulator sends by default (ARM's 60 s at the client time scale).
+    One,
+    /// 2 s.
+    Two,
+    /// No header: the client waits its own interval (`ARMSIM_POLL_INTERVAL`, 1 s).
+    Absent,
+}
+
+impl RetryAfter {
+    fn wall_secs(self) -> f64 {
+        match self {
+            RetryAfter::One | RetryAfter::Absent => 1.0,
+            RetryAfter::Two => 2.0,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            RetryAfter::One => "Retry-After 1",
+            RetryAfter::Two => "Retry-After 2",
+            RetryAfter::Absent => "no Retry-After",
+        }
+    }
+}
+
+/// The monitor headers of the 202.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Monitor {
+    Location,
+    /// `Azure-AsyncOperation` instead of `Location`.
+    AsyncOperation,
+    /// Both: poll the status URL, then GET `Location` for the result.
+    Both,
+}
+
+/// One poll that answers "still running".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Poll {
+    pub retry_after: RetryAfter,
+    /// The answer carries a different (valid) `Location` the client must follow.
+    pub new_location: bool,
+}
+
+/// How the operation ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Terminal {
+    Succeeded,
+    /// A backup the service fails (`BackupFailed`).
+    BackupFailed,
+    /// A restore of a 31-day-old backup (`RestoreFailed`).
+    RestoreExpired,
+    /// A restore of a Premium backup into a Developer service (`RestoreFailed`).
+    RestoreSkuMismatch,
+}
+
+impl Terminal {
+    fn error_code(self) -> Option<&'static str> {
+        match self {
+            Terminal::Succeeded => None,
+            Terminal::BackupFailed => Some("BackupFailed"),
+            Terminal::RestoreExpired | Terminal::RestoreSkuMismatch => Some("RestoreFailed"),
+        }
+    }
+}
+
+/// Which request a fault hits: the POST, or the n-th poll (from 1, counting faulted polls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Site {
+    Post,
+    Poll(u8),
+}
+
+/// What the simulator does for one backup or restore. Faults on the same request as an earlier fault
+/// (throttle, then server error, then dropped connection) are left out; poll numbers past the
+/// terminal poll move onto it (see [`Script::normalised`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Script {
+    pub operation: ClientOperation,
+    /// `Retry-After` on the 202 that accepts the operation.
+    pub accepted_retry_after: RetryAfter,
+    /// The polls that answer 202 (in progress), in order.
+    pub polls: Vec<Poll>,
+    pub monitor: Monitor,
+    /// Monitor URLs are relative (path and query only).
+    pub relative: bool,
+    pub terminal: Terminal,
+    /// One 429 with this `Retry-After` (1 or 2 s).
+    pub throttle: Option<(Site, u8)>,
+    /// One 500 or 503 (with `Retry-After: 1`).
+    pub server_error: Option<(Site, u16)>,
+    /// One poll whose connection drops after the request is processed.
+    pub dropped: Option<u8>,
+    /// One answer held back this many milliseconds.
+    pub latency: Option<(Site, u16)>,
+}
+
+/// Limits of the model.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// In-progress polls: `0..max_polls`.
+    pub max_polls: usize,
+    /// Generate answers without `Retry-After` (for clients with the `custom-poll-interval` ability).
+    pub absent_retry_after: bool,
+    /// Generate faults.
+    pub faults: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            max_polls: 8,
+            absent_retry_after: true,
+            faults: true,
+        }
+    }
+}
+
+fn retry_after(absent: bool) -> BoxedStrategy<RetryAfter> {
+    if absent {
+        prop_oneof![
+            3 => Just(RetryAfter::One),
+            1 => Just(RetryAfter::Two),
+            1 => Just(RetryAfter::Absent)
+        ]
+        .boxed()
+    } else {
+        prop_oneof![3 => Just(RetryAfter::One), 1 => Just(RetryAfter::Two)].boxed()
+    }
+}
+
+fn site(max_poll: u8) -> impl Strategy<Value = Site> {
+    prop_oneof![Just(Site::Post), (1..=max_poll).prop_map(Site::Poll)]
+}
+
+/// The strategy of legal behaviours for one operation.
+pub fn script(operation: ClientOperation, config: &ModelConfig) -> BoxedStrategy<Script> {
+    let max_poll = (config.max_polls as u8).saturating_add(1).max(1);
+    let poll = (
+        retry_after(config.absent_retry_after),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(retry_after, new_location)| Poll {
+            retry_after,
+            new_location,
+        });
+    let terminal = match operation {
+        ClientOperation::Backup => {
+            prop_oneof![3 => Just(Terminal::Succeeded), 1 => Just(Terminal::BackupFailed)].boxed()
+        }
+        ClientOperation::Restore => prop_oneof![
+            4 => Just(Terminal::Succeeded),
+            1 => Just(Terminal::RestoreExpired),
+            1 => Just(Terminal::RestoreSkuMismatch)
+        ]
+        .boxed(),
+    };
+    let monitor = prop_oneof![
+        2 => Just(Monitor::Location),
+        1 => Just(Monitor::AsyncOperation),
+        1 => Just(Monitor::Both)
+    ];
+    let faults = config.faults;
+    let fault_chance = if faults { 0.3 } else { 0.0 };
+    let throttle = prop::option::weighted(fault_chance, (site(max_poll), 1u8..=2));
+    let server_error = prop::option::weighted(
+        fault_chance,
+        (site(max_poll), prop_oneof![Just(500u16), Just(503u16)]),
+    );
+    let dropped = prop::option::weighted(fault_chance, 1..=max_poll);
+    let latency = prop::option::weighted(
+        fault_chance,
+        (site(max_poll), (1u16..=5).prop_map(|n| n * 100)),
+    );
+    (
+        retry_after(config.absent_retry_after),
+        prop::collection::vec(poll, 0..config.max_polls.max(1)),
+        monitor,
+        prop::bool::weighted(0.2),
+        terminal,
+        (throttle, server_error, dropped, latency),
+    )
+        .prop_map(
+            move |(
+                accepted_retry_after,
+                polls,
+                monitor,
+                relative,
+                terminal,
+                (throttle, server_error, dropped, latency),
+            )| Script {
+                operation,
+                accepted_retry_after,
+                polls,
+                monitor,
+                relative,
+                terminal,
+                throttle,
+                server_error,
+                dropped,
+                latency,
+            },
+        )
+        .boxed()
+}
+
+/// One request of the schedule the script implies.
+#[derive(Debug, Clone, PartialEq)]
+struct Step {
+    site: Site,
+    /// Wall seconds after the operation was accepted at which a client that waits exactly the
+    /// `Retry-After`s sends it.
+    at: f64,
+    answer: String,
+}
+
+impl Script {
+    /// The same behaviour with fault poll numbers clamped to the terminal poll and colliding faults
+    /// dropped: what [`to_scenario`] writes and the trace shows.
+    pub fn normalised(&self) -> Script {
+        let mut s = self.clone();
+        let mut taken: Vec<Site> = Vec::new();
+        let keep = |site: Site, taken: &mut Vec<Site>| {
+            if taken.contains(&site) {
+                false
+            } else {
+                taken.push(site);
+                true
+            }
+        };
+        // Without faults, the terminal poll is the one after the running ones.
+        let last = (s.polls.len() + 1).min(u8::MAX as usize) as u8;
+        let clamp = |site: Site| match site {
+            Site::Poll(n) => Site::Poll(n.clamp(1, last)),
+            Site::Post => Site::Post,
+        };
+        s.throttle = s
+            .throttle
+            .map(|(x, r)| (clamp(x), r))
+            .filter(|(x, _)| keep(*x, &mut taken));
+        s.server_error = s
+            .server_error
+            .map(|(x, c)| (clamp(x), c))
+            .filter(|(x, _)| keep(*x, &mut taken));
+        s.dropped = s
+            .dropped
+            .map(|n| n.clamp(1, last))
+            .filter(|n| keep(Site::Poll(*n), &mut taken));
+        s.latency = s.latency.map(|(x, ms)| (clamp(x), ms));
+        s
+    }
+
+    /// Faults and non-default headers: how far from the plainest behaviour this is.
+    pub fn size(&self) -> usize {
+        let s = self.normalised();
+        s.polls.len()
+            + [
+                s.throttle.is_some(),
+                s.server_error.is_some(),
+                s.dropped.is_some(),
+                s.latency.is_some(),
+                s.relative,
+                s.monitor != Monitor::Location,
+                s.accepted_retry_after != RetryAfter::One,
+                s.terminal != Terminal::Succeeded,
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            + s.polls
+                .iter()
+                .filter(|p| p.new_location || p.retry_after != RetryAfter::One)
+                .count()
+    }
+
+    /// The poll numbers at which each in-progress poll is answered, the schedule, and the operation's
+    /// wall duration.
+    fn schedule(&self) -> (Vec<u8>, Vec<Step>, f64) {
+        let s = self.normalised();
+        let latency = |site: Site| {
+            s.latency
+                .filter(|(x, _)| *x == site)
+                .map_or(0.0, |(_, ms)| f64::from(ms) / 1000.0)
+        };
+        let mut steps = vec![Step {
+            site: Site::Post,
+            at: 0.0,
+            answer: format!("202 {}", s.accepted_retry_after.describe()),
+        }];
+        let mut t = latency(Site::Post);
+        let mut wait = s.accepted_retry_after.wall_secs();
+        let mut end = t + wait / 2.0;
+        let mut in_progress = Vec::new();
+        for p in 1..=u8::MAX {
+            t += wait + latency(Site::Poll(p));
+            let here = Site::Poll(p);
+            let (answer, next) = if let Some((_, ra)) = s.throttle.filter(|(x, _)| *x == here) {
+                (format!("429 Retry-After {ra}"), f64::from(ra))
+            } else if let Some((_, code)) = s.server_error.filter(|(x, _)| *x == here) {
+                (format!("{code} Retry-After 1"), 1.0)
+            } else if s.dropped == Some(p) {
+                ("connection dropped".to_string(), 1.0)
+            } else if let Some(poll) = s.polls.get(in_progress.len()) {
+                in_progress.push(p);
+                let mut a = format!("202 {}", poll.retry_after.describe());
+                if poll.new_location {
+                    a.push_str(", new Location");
+                }
+                end = t + poll.retry_after.wall_secs() / 2.0;
+                (a, poll.retry_after.wall_secs())
+            } else {
+                let a = match s.terminal {
+                    Terminal::Succeeded => "200 Succeeded".to_string(),
+                    other => format!("Failed {}", other.error_code().unwrap_or_default()),
+                };
+                steps.push(Step {
+                    site: here,
+                    at: t,
+                    answer: a,
+                });
+                break;
+            };
+            steps.push(Step {
+                site: here,
+                at: t,
+                answer,
+            });
+            wait = next;
+        }
+        (in_progress, steps, end)
+    }
+
+    /// A short readable trace: one line per request of the schedule.
+    pub fn trace(&self) -> String {
+        let s = self.normalised();
+        let (_, steps, end) = self.schedule();
+        let mut out = format!(
+            "{} via {}{}; the operation runs {:.1} s (wall)\n",
+            s.operation.as_str(),
+            match s.monitor {
+                Monitor::Location => "Location",
+                Monitor::AsyncOperation => "Azure-AsyncOperation",
+                Monitor::Both => "Azure-AsyncOperation + Location",
+            },
+            if s.relative { ", relative URLs" } else { "" },
+            end
+        );
+        for step in steps {
+            let what = match step.site {
+                Site::Post => "POST  ".to_string(),
+                Site::Poll(n) => format!("poll {n}"),
+            };
+            let mut line = format!("  t={:>4.1}s {what} -> {}", step.at, step.answer);
+            if let Some((_, ms)) = s.latency.filter(|(x, _)| *x == step.site) {
+                line.push_str(&format!(" (after {ms} ms)"));
+            }
+            if step.site == Site::Post {
+                if let Some((_, ra)) = s.throttle.filter(|(x, _)| *x == Site::Post) {
+                    line = format!("  t= 0.0s POST   -> 429 Retry-After {ra}, retried\n{line}");
+                }
+                if let Some((_, code)) = s.server_error.filter(|(x, _)| *x == Site::Post) {
+                    line = format!("  t= 0.0s POST   -> {code} Retry-After 1, retried\n{line}");
+                }
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn fault(name: &str, when: Value, action: Value, once: bool) -> Value {
+    let mut f = json!({"name": name, "when": when, "action": action});
+    if once {
+        f["times"] = json!(1);
+    }
+    f
+}
+
+fn when(site: Site, action_route: &str) -> Value {
+    match site {
+        Site::Post => json!({"route": action_route}),
+        Site::Poll(n) => json!({"poll": n}),
+    }
+}
+
+/// The client scenario that makes the simulator behave as `script` says; its expectation is success
+/// unless the script ends in a service failure.
+pub fn to_scenario(script: &Script, name: &str) -> Scenario {
+    let s = script.normalised();
+    let (in_progress, steps, end) = s.schedule();
+    let action_route = format!("service.{}", s.operation.as_str());
+    let mut faults = Vec::new();
+    match s.accepted_retry_after {
+        RetryAfter::One => {}
+        RetryAfter::Two => faults.push(fault(
+            "accepted-retry-after",
+            json!({"route": action_route}),
+            json!({"retryAfter": 2}),
+            false,
+        )),
+        RetryAfter::Absent => faults.push(fault(
+            "accepted-no-retry-after",
+            json!({"route": action_route}),
+            json!("noRetryAfter"),
+            false,
+        )),
+    }
+    match s.monitor {
+        Monitor::Location => {}
+        Monitor::AsyncOperation => faults.push(fault(
+            "async-operation",
+            json!({"route": action_route}),
+            json!({"asyncOperation": "instead"}),
+            false,
+        )),
+        Monitor::Both => faults.push(fault(
+            "async-operation",
+            json!({"route": action_route}),
+            json!({"asyncOperation": "besides"}),
+            false,
+        )),
+    }
+    if s.relative {
+        faults.push(fault(
+            "relative",
+            json!({"route": "any"}),
+            json!("relativeLocation"),
+            false,
+        ));
+    }
+    for (poll, n) in s.polls.iter().zip(&in_progress) {
+        match poll.retry_after {
+            RetryAfter::One => {}
+            RetryAfter::Two => faults.push(fault(
+                &format!("poll-{n}-retry-after"),
+                json!({"poll": n}),
+                json!({"retryAfter": 2}),
+                false,
+            )),
+            RetryAfter::Absent => faults.push(fault(
+                &format!("poll-{n}-no-retry-after"),
+                json!({"poll": n}),
+                json!("noRetryAfter"),
+                false,
+            )),
+        }
+        if poll.new_location {
+            faults.push(fault(
+                &format!("poll-{n}-new-location"),
+                json!({"poll": n}),
+                json!("newLocation"),
+                false,
+            ));
+        }
+    }
+    if let Some((site, ra)) = s.throttle {
+        faults.push(fault(
+            "throttle",
+            when(site, &action_route),
+            json!({"throttle": {"retryAfter": ra}}),
+            true,
+        ));
+    }
+    if let Some((site, status)) = s.server_error {
+        faults.push(fault(
+            &format!("error-{status}"),
+            when(site, &action_route),
+            json!({"error": {"status": status, "retryAfter": 1}}),
+            true,
+        ));
+    }
+    if let Some(n) = s.dropped {
+        faults.push(fault(
+            "drop",
+            json!({"poll": n}),
+            json!("dropConnection"),
+            true,
+        ));
+    }
+    if let Some((site, ms)) = s.latency {
+        faults.push(fault(
+            "latency",
+            when(site, &action_route),
+            json!({"latency": {"ms": ms}}),
+            true,
+        ));
+    }
+    let duration_ms = (end * FUZZ_TIME_SCALE * 1000.0).round() as i64;
+    let mut behaviour = json!({"durations": {s.operation.as_str(): format!("{duration_ms}ms")}});
+    if s.terminal == Terminal::BackupFailed {
+        behaviour["outcomes"] = json!([{"kind": "backup",
+            "fail": {"code": "BackupFailed", "message": "Cannot back up: the storage account refused the write."}}]);
+    }
+    let mut client = json!({"operation": s.operation.as_str(), "expect": {"exit": "success"}});
+    let mut world = json!({});
+    if s.operation == ClientOperation::Restore {
+        client["backupName"] = json!(RESTORE_BLOB);
+        let mut backup = json!({"name": RESTORE_BLOB, "age": "1d"});
+        match s.terminal {
+            Terminal::RestoreExpired => backup["age"] = json!("31d"),
+            Terminal::RestoreSkuMismatch => backup["sku"] = json!("Premium"),
+            _ => {}
+        }
+        world["backups"] = json!([backup]);
+    }
+    if let Some(code) = s.terminal.error_code() {
+        client["expect"] = json!({"exit": "failure", "errorCode": code});
+    }
+    let total = steps.last().map_or(0.0, |x| x.at);
+    // The reference client gives up at half the limit: leave it room for a slow machine.
+    let limit_s = (2.0 * total + 20.0).ceil() as i64;
+    let mut requires = Vec::new();
+    if s.accepted_retry_after == RetryAfter::Absent
+        || s.polls.iter().any(|p| p.retry_after == RetryAfter::Absent)
+    {
+        requires.push("custom-poll-interval");
+    }
+    let description = format!(
+        "Generated by armsim fuzz. What the simulator does:\n{}",
+        s.trace()
+    );
+    let doc = json!({
+        "name": name,
+        "description": description,
+        "tags": ["client", "fuzz"],
+        "requires": requires,
+        "world": world,
+        "behaviour": behaviour,
+        "faults": faults,
+        "timeLimit": format!("{limit_s}s"),
+        "client": client,
+    });
+    serde_json::from_value(doc).expect("a generated scenario is a valid scenario")
+}
+
+/// The scenario as a file `armsim run` replays.
+pub fn to_yaml(scenario: &Scenario) -> Result<String, String> {
+    let body = serde_saphyr::to_string(scenario).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "# yaml-language-server: $schema=../scenarios/schema.json\n{body}"
+    ))
+}
+
+fn loaded(scenario: Scenario) -> LoadedScenario {
+    LoadedScenario {
+        path: PathBuf::from(format!("{}.yaml", scenario.name)),
+        scenario,
+        simulator_only: Vec::new(),
+    }
+}
+
+fn error_findings(findings: &[Finding]) -> Vec<&Finding> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect()
+}
+
+fn describe_findings(findings: &[&Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "  {}: {}\n    expected: {}\n    actual:   {}",
+                f.rule, f.message, f.expected, f.actual
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---- in-process: Rust pollers -----------------------------------------------------------------------
+
+/// What a poller under test is given: where ARM is and what to back up or restore.
+#[derive(Debug, Clone)]
+pub struct PollerEnv {
+    /// `http://127.0.0.1:PORT` (plain HTTP: no certificate to trust).
+    pub endpoint: String,
+    /// A bearer token for the whole case.
+    pub token: String,
+    pub subscription: String,
+    pub resource_group: String,
+    pub service: String,
+    pub operation: ClientOperation,
+    pub storage_account: String,
+    pub storage_key: String,
+    pub container: String,
+    pub backup_name: String,
+}
+
+impl PollerEnv {
+    /// The URL to POST (`…/service/{name}/backup?api-version=2024-05-01`).
+    pub fn action_url(&self) -> String {
+        format!(
+            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiManagement/service/{}/{}?api-version=2024-05-01",
+            self.endpoint,
+            self.subscription,
+            self.resource_group,
+            self.service,
+            self.operation.as_str()
+        )
+    }
+
+    /// The body of that POST.
+    pub fn action_body(&self) -> Value {
+        json!({
+            "storageAccount": self.storage_account,
+            "containerName": self.container,
+            "backupName": self.backup_name,
+            "accessType": "AccessKey",
+            "accessKey": self.storage_key,
+        })
+    }
+}
+
+/// What the poller concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollerOutcome {
+    Succeeded,
+    /// The operation failed with this ARM error code (`RestoreFailed`), or the poller gave up.
+    Failed {
+        code: String,
+    },
+}
+
+/// How [`check_poller`] runs.
+#[derive(Debug, Clone)]
+pub struct PollerCheck {
+    pub operation: ClientOperation,
+    pub model: ModelConfig,
+    /// Cases; default `PROPTEST_CASES`, else 16 (each case is a few seconds of the poller's sleeping).
+    pub cases: u32,
+    /// Shrinking re-runs the poller: at most this many times.
+    pub max_shrink_iters: u32,
+    /// Keep failing cases in `{test file}.proptest-regressions` beside the test file and try them first.
+    pub persist_failures: bool,
+}
+
+impl PollerCheck {
+    pub fn new(operation: ClientOperation) -> Self {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16);
+        Self {
+            operation,
+            model: ModelConfig {
+                max_polls: 4,
+                ..ModelConfig::default()
+            },
+            cases,
+            max_shrink_iters: 64,
+            persist_failures: true,
+        }
+    }
+}
+
+/// Judges one run of a Rust poller against one script: `Ok` or the reasons it failed.
+pub async fn judge_poller<F, Fut>(script: &Script, seed: u64, poller: &F) -> Result<(), String>
+where
+    F: Fn(PollerEnv) -> Fut,
+    Fut: Future<Output = PollerOutcome>,
+{
+    let s = loaded(to_scenario(script, "fuzz-in-process"));
+    let Some(client) = s.scenario.client.clone() else {
+        return Err("the generated scenario has no client".into());
+    };
+    let server = RunningServer::start(run::sim_config(&s, seed, FUZZ_TIME_SCALE)?).await?;
+    let sim = server.sim.clone();
+    let state = sim.state();
+    let service = state
+        .services
+        .iter()
+        .find(|x| x.name.eq_ignore_ascii_case(&client.service))
+        .ok_or("the world has no service for the poller")?;
+    let env = PollerEnv {
+        endpoint: server.endpoint.clone(),
+        // A token for the whole case, as `armsim run --client` gives (token expiry is another test).
+        token: sim.writer_token(Some(armsim_simulator::VDuration::from_days(30)))?,
+        subscription: state
+            .subscriptions
+            .first()
+            .map(|x| x.id.clone())
+            .unwrap_or_default(),
+        resource_group: service.resource_group.clone(),
+        service: client.service.clone(),
+        operation: client.operation,
+        storage_account: client.storage_account.clone(),
+        storage_key: state
+            .storage_accounts
+            .iter()
+            .find(|a| a.name == client.storage_account)
+            .and_then(|a| a.keys.first().cloned())
+            .unwrap_or_default(),
+        container: client.container.clone(),
+        backup_name: client.backup_name.clone(),
+    };
+    let start_seq = sim.journal().last().map(|e| e.seq).unwrap_or(0);
+    let limit = s
+        .scenario
+        .time_limit
+        .map(|d| Duration::from_millis(d.as_millis().max(0) as u64))
+        .unwrap_or(run::DEFAULT_TIME_LIMIT);
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(limit, poller(env)).await;
+    let mut exit = ClientExit {
+        wall_ms: started.elapsed().as_millis() as u64,
+        ..ClientExit::default()
+    };
+    match outcome {
+        Ok(PollerOutcome::Succeeded) => exit.code = Some(0),
+        Ok(PollerOutcome::Failed { code }) => {
+            exit.code = Some(1);
+            exit.stderr = code;
+        }
+        Err(_) => exit.killed = true,
+    }
+    let journal = sim.journal_since(start_seq);
+    server.shutdown().await;
+    let mut verdict = oracle::judge(&journal, &exit, &run::oracle_context(&s.scenario));
+    oracle::apply_overrides(&mut verdict, &s.scenario.oracle);
+    let mut findings = verdict.findings;
+    findings.extend(run::check_client(&client, &exit, &journal));
+    let errors = error_findings(&findings);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(describe_findings(&errors))
+    }
+}
+
+/// For every generated behaviour, the poller reaches the right outcome and breaks no error rule of the
+/// oracle. Panics with the shrunk behaviour (a trace and the scenario file) otherwise, like a failing
+/// `proptest!`; failures are kept in `{test file}.proptest-regressions` beside the calling test file
+/// and tried first next time.
+#[track_caller]
+pub fn check_poller<F, Fut>(check: PollerCheck, poller: F)
+where
+    F: Fn(PollerEnv) -> Fut,
+    Fut: Future<Output = PollerOutcome>,
+{
+    let caller = std::panic::Location::caller().file();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the simulator");
+    let config = Config {
+        cases: check.cases,
+        max_shrink_iters: check.max_shrink_iters,
+        source_file: Some(caller),
+        failure_persistence: check.persist_failures.then(|| {
+            Box::new(FileFailurePersistence::SourceParallel(
+                "proptest-regressions",
+            )) as Box<_>
+        }),
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let strategy = script(check.operation, &check.model);
+    let result = runner.run(&strategy, |s| {
+        runtime
+            .block_on(judge_poller(&s, 0, &poller))
+            .map_err(|e| TestCaseError::fail(format!("{}\n{e}", s.trace())))
+    });
+    if let Err(e) = result {
+        let detail = match &e {
+            proptest::test_runner::TestError::Fail(_, s) => format!(
+                "\nshrunk behaviour (size {}):\n{}\nscenario file:\n{}",
+                s.size(),
+                s.trace(),
+                to_yaml(&to_scenario(s, "fuzz-shrunk")).unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        panic!("the poller failed a generated behaviour: {e}{detail}");
+    }
+}
+
+// ---- out of process: any client ---------------------------------------------------------------------
+
+/// Options of `armsim fuzz`.
+#[derive(Debug, Clone)]
+pub struct FuzzOptions {
+    pub client: String,
+    pub operation: ClientOperation,
+    pub cases: u32,
+    pub seed: u64,
+    pub jobs: usize,
+    /// Abilities the client declares; without `custom-poll-interval` every answer has `Retry-After`.
+    pub abilities: Vec<String>,
+    /// Stop starting new cases after this much wall time.
+    pub time_limit: Option<Duration>,
+    /// Shrinking re-runs the client: at most this many times...
+    pub max_shrink_runs: u32,
+    /// ...and for at most this long.
+    pub max_shrink_time: Duration,
+    pub model: ModelConfig,
+    /// Where the shrunk case is written.
+    pub out: PathBuf,
+}
+
+/// The first failure, shrunk.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// Index (from 0) of the generated case that failed first.
+    pub case: u32,
+    pub original_size: usize,
+    pub script: Script,
+    pub findings: String,
+    /// Client runs spent shrinking.
+    pub shrink_runs: u32,
+    pub file: PathBuf,
+}
+
+/// What `armsim fuzz` found.
+#[derive(Debug, Clone)]
+pub struct FuzzReport {
+    pub seed: u64,
+    pub cases_run: u32,
+    pub wall_ms: u64,
+    pub failure: Option<Shrunk>,
+    /// The command that replays the shrunk case.
+    pub reproduce: Option<String>,
+}
+
+/// The error findings of one client run of one script (`None`: it passed or was skipped).
+async fn run_case(
+    script: &Script,
+    name: &str,
+    client: &str,
+    abilities: &[String],
+    seed: u64,
+) -> Result<Option<String>, String> {
+    let s = loaded(to_scenario(script, name));
+    let r = run::run_client_scenario(&s, client, abilities, seed).await?;
+    Ok(match r.outcome {
+        Outcome::Failed => Some(describe_findings(&error_findings(&r.findings))),
+        _ => None,
+    })
+}
+
+/// A kebab-case word for the client in file names (`broken-polls-forever` for
+/// `python3 tests/clients/broken_polls_forever.py`), so fuzzing several clients into one directory
+/// keeps each one's case.
+fn client_slug(cmd: &str) -> String {
+    let word = cmd
+        .split_whitespace()
+        .rfind(|w| !w.starts_with('-'))
+        .unwrap_or("client");
+    let base = word.rsplit('/').next().unwrap_or(word);
+    let stem = base.split('.').next().unwrap_or(base);
+    let slug: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        "client".into()
+    } else {
+        slug.to_string()
+    }
+}
+
+fn test_rng(seed: u64) -> TestRng {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// Runs `opts.client` against `opts.cases` generated behaviours (`opts.jobs` at a time), shrinks the
+/// first failure and writes it to `opts.out`. `Err` means armsim could not do its job.
+pub async fn fuzz_client(
+    opts: &FuzzOptions,
+    progress: impl Fn(u32, u32) + Send + Sync + 'static,
+) -> Result<FuzzReport, String> {
+    let started = Instant::now();
+    let mut model = opts.model.clone();
+    model.absent_retry_after &= opts.abilities.iter().any(|a| a == "custom-poll-interval");
+    let strategy = script(opts.operation, &model);
+    let mut runner = TestRunner::new_with_rng(Config::default(), test_rng(opts.seed));
+    let mut trees = Vec::new();
+    for _ in 0..opts.cases {
+        trees.push(
+            strategy
+                .new_tree(&mut runner)
+                .map_err(|e| format!("generating a case: {e}"))?,
+        );
+    }
+    let scripts: Vec<Script> = trees.iter().map(|t| t.current()).collect();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let progress = Arc::new(progress);
+    let total = opts.cases;
+    let mut tasks = Vec::new();
+    for (i, s) in scripts.into_iter().enumerate() {
+        let sem = semaphore.clone();
+        let stop = stop.clone();
+        let done = done.clone();
+        let progress = progress.clone();
+        let client = opts.client.clone();
+        let abilities = opts.abilities.clone();
+        let seed = opts.seed;
+        let deadline = opts.time_limit.map(|d| started + d);
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
+            if stop.load(std::sync::atomic::Ordering::Relaxed)
+                || deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return Ok::<_, String>(None);
+            }
+            let name = format!("fuzz-{}-seed-{seed}-case-{i}", s.operation.as_str());
+            let failed = run_case(&s, &name, &client, &abilities, seed).await?;
+            if failed.is_some() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, total);
+            Ok(Some(failed))
+        }));
+    }
+    let mut first: Option<(usize, String)> = None;
+    let mut cases_run = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.map_err(|e| format!("a case panicked: {e}"))?? {
+            Some(Some(findings)) => {
+                cases_run += 1;
+                if first.is_none() {
+                    first = Some((i, findings));
+                }
+            }
+            Some(None) => cases_run += 1,
+            None => {}
+        }
+    }
+    let Some((index, findings)) = first else {
+        return Ok(FuzzReport {
+            seed: opts.seed,
+            cases_run,
+            wall_ms: started.elapsed().as_millis() as u64,
+            failure: None,
+            reproduce: None,
+        });
+    };
+    // Shrink as proptest does: simplify while it still fails, complicate when it stops failing.
+    let mut tree = trees.swap_remove(index);
+    let original_size = tree.current().size();
+    let mut best = (tree.current(), findings);
+    let mut shrink_runs = 0;
+    let name = format!(
+        "fuzz-{}-{}-seed-{}-case-{index}",
+        client_slug(&opts.client),
+        opts.operation.as_str(),
+        opts.seed
+    );
+    let shrink_started = Instant::now();
+    if tree.simplify() {
+        while shrink_runs < opts.max_shrink_runs && shrink_started.elapsed() < opts.max_shrink_time
+        {
+            let candidate = tree.current();
+            let result = if candidate.normalised() == best.0.normalised() {
+                // Same behaviour once normalised: no need to run the client again.
+                Some(best.1.clone())
+            } else {
+                shrink_runs += 1;
+                run_case(&candidate, &name, &opts.client, &opts.abilities, opts.seed).await?
+            };
+            let more = match result {
+                Some(f) => {
+                    best = (candidate, f);
+                    tree.simplify()
+                }
+                None => tree.complicate(),
+            };
+            if !more {
+                break;
+            }
+        }
+    }
+    let scenario = to_scenario(&best.0, &name);
+    std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
+    let file = opts.out.join(format!("{name}.yaml"));
+    std::fs::write(&file, to_yaml(&scenario)?).map_err(|e| format!("{}: {e}", file.display()))?;
+    let reproduce = format!(
+        "armsim run {} --client {}{} --seed {}",
+        run::display_path(&file),
+        shell_quote(&opts.client),
+        opts.abilities
+            .iter()
+            .map(|a| format!(" --ability {a}"))
+            .collect::<String>(),
+        opts.seed
+    );
+    Ok(FuzzReport {
+        seed: opts.seed,
+        cases_run,
+        wall_ms: started.elapsed().as_millis() as u64,
+        failure: Some(Shrunk {
+            case: index as u32,
+            original_size,
+            script: best.0.normalised(),
+            findings: best.1,
+            shrink_runs,
+            file,
+        }),
+        reproduce: Some(reproduce),
+    })
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:=".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Writes the scenario of `script` to `path`.
+pub fn write_scenario(path: &Path, script: &Script, name: &str) -> Result<(), String> {
+    std::fs::write(path, to_yaml(&to_scenario(script, name))?)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+
+    #[test]
+    fn every_generated_script_makes_a_scenario_that_reads_back() {
+        let mut runner = TestRunner::new_with_rng(Config::default(), test_rng(7));
+        for op in [ClientOperation::Backup, ClientOperation::Restore] {
+            let strategy = script(op, &ModelConfig::default());
+            for _ in 0..200 {
+                let s = strategy.new_tree(&mut runner).expect("a case").current();
+                let sc = to_scenario(&s, "fuzz-test");
+                let yaml = to_yaml(&sc).expect("yaml");
+                let back = crate::scenario::parse(&yaml, "fuzz-test.yaml").expect("parses");
+                assert_eq!(back.faults, sc.faults, "{yaml}");
+                crate::scenario::build_world(&back).expect("the world builds");
+            }
+        }
+    }
+
+    #[test]
+    fn the_operation_ends_between_the_last_running_poll_and_the_terminal_poll() {
+        let s = Script {
+            operation: ClientOperation::Backup,
+            accepted_retry_after: RetryAfter::One,
+            polls: vec![
+                Poll {
+                    retry_after: RetryAfter::Two,
+                    new_location: false,
+                },
+                Poll {
+                    retry_after: RetryAfter::One,
+                    new_location: true,
+                },
+            ],
+            monitor: Monitor::Location,
+            relative: false,
+            terminal: Terminal::Succeeded,
+            throttle: Some((Site::Poll(2), 2)),
+            server_error: None,
+            dropped: None,
+            latency: None,
+        };
+        let (in_progress, steps, end) = s.schedule();
+        // poll 1 at 1 s (running, RA 2), poll 2 at 3 s (429, RA 2), poll 3 at 5 s (running, RA 1),
+        // poll 4 at 6 s: terminal. The operation ends at 5.5 s.
+        assert_eq!(in_progress, vec![1, 3]);
+        let at: Vec<f64> = steps.iter().map(|x| x.at).collect();
+        assert_eq!(at, vec![0.0, 1.0, 3.0, 5.0, 6.0]);
+        assert!((end - 5.5).abs() < 1e-9);
+        assert!(
+            s.trace().contains("poll 4 -> 200 Succeeded"),
+            "{}",
+            s.trace()
+        );
+    }
+
+    /// A poller that takes the 202 for the end: the property must fail, and shrink to the plainest
+    /// behaviour that shows it (one running poll, or none with a failure to report).
+    #[test]
+    #[should_panic(expected = "shrunk behaviour")]
+    fn check_poller_catches_a_poller_that_does_not_poll() {
+        let mut check = PollerCheck::new(ClientOperation::Backup);
+        check.cases = 8;
+        check.max_shrink_iters = 8;
+        check.persist_failures = false;
+        check_poller(check, |env: PollerEnv| async move {
+            let http = crate::http::HttpClient::new(&env.endpoint, Some(env.token.clone()))
+                .expect("a client");
+            let r = http
+                .send(
+                    "POST",
+                    &env.action_url(),
+                    &[],
+                    Some(&env.action_body()),
+                    false,
+                )
+                .await;
+            match r {
+                Ok(r) if r.status < 300 => PollerOutcome::Succeeded,
+                _ => PollerOutcome::Failed {
+                    code: "HttpError".into(),
+                },
+            }
+        });
+    }
+
+    #[test]
+    fn a_client_command_gives_a_kebab_case_word_for_file_names() {
+        assert_eq!(
+            client_slug("python3 tests/clients/broken_polls_forever.py"),
+            "broken-polls-forever"
+        );
+        assert_eq!(client_slug("./my-poller --verbose"), "my-poller");
+        assert_eq!(client_slug(""), "client");
+    }
+
+    #[test]
+    fn colliding_faults_are_left_out_and_late_polls_move_onto_the_terminal_poll() {
+        let s = Script {
+            operation: ClientOperation::Backup,
+            accepted_retry_after: RetryAfter::One,
+            polls: vec![],
+            monitor: Monitor::Location,
+            relative: false,
+            terminal: Terminal::Succeeded,
+            throttle: Some((Site::Poll(9), 1)),
+            server_error: Some((Site::Poll(9), 500)),
+            dropped: None,
+            latency: None,
+        }
+        .normalised();
+        assert_eq!(s.throttle, Some((Site::Poll(1), 1)));
+        assert_eq!(s.server_error, None);
+    }
+}
