@@ -687,15 +687,9 @@ pub fn build_world(s: &Scenario) -> Result<World, String> {
             None => svc.apis.clone(),
         };
         let backup = BackupObject {
-            format: "armsim-apim-backup/1".into(),
-            service: svc.name.clone(),
             sku: b.sku.clone().unwrap_or_else(|| svc.sku.clone()),
-            capacity: svc.capacity.unwrap_or(1),
-            location: svc.location.clone(),
-            snapshot_at: None,
-            publisher_email: svc.publisher_email.clone(),
-            publisher_name: svc.publisher_name.clone(),
             apis,
+            ..BackupObject::of(svc, None)
         };
         let container = w
             .storage_accounts

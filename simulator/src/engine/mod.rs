@@ -807,6 +807,26 @@ impl Engine {
 
     // ---- backup and restore -------------------------------------------------------------------------
 
+    /// The synchronous checks backup and restore share, in the order the service makes them: the
+    /// service exists, the body is valid for the api-version, the tier has backup, the service is idle,
+    /// and the storage access works.
+    fn accept_action(
+        &self,
+        r: &ServiceRef,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<(usize, BackupParams), ArmError> {
+        let i = self.service_index(r)?;
+        let params = BackupParams::parse(body, api_version)?;
+        let svc = &self.world.services[i];
+        if !sku_supports_backup(&svc.sku) {
+            return Err(ArmError::method_not_allowed_in_tier(&svc.sku));
+        }
+        self.ensure_idle(svc)?;
+        self.check_access(svc, &params)?;
+        Ok((i, params))
+    }
+
     /// POST …/backup: validates synchronously, then starts the operation. Failures that the real service
     /// reports only when polling are planned here and revealed at the end (see docs/fidelity.md).
     pub fn backup(
@@ -816,25 +836,8 @@ impl Engine {
         body: Option<&Value>,
         now: Timestamp,
     ) -> Result<Accepted, ArmError> {
-        let i = self.service_index(r)?;
-        let params = BackupParams::parse(body, api_version)?;
-        let svc = &self.world.services[i];
-        if !sku_supports_backup(&svc.sku) {
-            return Err(ArmError::method_not_allowed_in_tier(&svc.sku));
-        }
-        self.ensure_idle(svc)?;
-        self.check_access(svc, &params)?;
-        let snapshot = BackupObject {
-            format: "armsim-apim-backup/1".into(),
-            service: svc.name.clone(),
-            sku: svc.sku.clone(),
-            capacity: svc.capacity.unwrap_or(1),
-            location: svc.location.clone(),
-            snapshot_at: Some(now),
-            publisher_email: svc.publisher_email.clone(),
-            publisher_name: svc.publisher_name.clone(),
-            apis: svc.apis.clone(),
-        };
+        let (i, params) = self.accept_action(r, api_version, body)?;
+        let snapshot = BackupObject::of(&self.world.services[i], Some(now));
         let target = params.target();
         let id = self.start_operation(i, OperationKind::Backup, r, api_version, now, |op| {
             op.payload = Some(snapshot);
@@ -851,14 +854,8 @@ impl Engine {
         body: Option<&Value>,
         now: Timestamp,
     ) -> Result<Accepted, ArmError> {
-        let i = self.service_index(r)?;
-        let params = BackupParams::parse(body, api_version)?;
+        let (i, params) = self.accept_action(r, api_version, body)?;
         let svc = &self.world.services[i];
-        if !sku_supports_backup(&svc.sku) {
-            return Err(ArmError::method_not_allowed_in_tier(&svc.sku));
-        }
-        self.ensure_idle(svc)?;
-        self.check_access(svc, &params)?;
         let (payload, failure) = match self.read_backup(&params, now) {
             Ok(backup) if !same(&backup.sku, &svc.sku) => (
                 None,

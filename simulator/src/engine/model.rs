@@ -375,6 +375,24 @@ pub struct BackupObject {
     pub apis: Vec<Api>,
 }
 
+impl BackupObject {
+    /// What a backup of `svc` taken at `at` holds: its configuration, SKU, capacity and region — never
+    /// its usage data.
+    pub fn of(svc: &Service, at: Option<Timestamp>) -> Self {
+        Self {
+            format: backup_format(),
+            service: svc.name.clone(),
+            sku: svc.sku.clone(),
+            capacity: svc.capacity.unwrap_or(1),
+            location: svc.location.clone(),
+            snapshot_at: at,
+            publisher_email: svc.publisher_email.clone(),
+            publisher_name: svc.publisher_name.clone(),
+            apis: svc.apis.clone(),
+        }
+    }
+}
+
 fn backup_format() -> String {
     "armsim-apim-backup/1".into()
 }
