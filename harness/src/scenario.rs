@@ -44,7 +44,6 @@ pub struct Scenario {
     pub behaviour: Option<Behaviour>,
     /// Faults to inject (see `simulator/src/fault.rs`): `[{name, when, action, times, probability}]`.
     #[serde(default)]
-    #[schemars(with = "Vec<schema_doc::FaultRule>")]
     pub faults: FaultPlan,
     /// Wall-clock limit for the whole scenario (a client still running then is stopped and judged).
     #[serde(default)]
@@ -397,109 +396,6 @@ pub struct JournalExpectation {
     pub max: Option<u32>,
 }
 
-/// Schema-only mirrors of simulator types that do not derive `JsonSchema` (the simulator stays free of
-/// schemars), so editors complete fault plans too. `fault_plan_mirror_matches_the_simulator` keeps them
-/// honest.
-mod schema_doc {
-    #![allow(dead_code)]
-    use schemars::JsonSchema;
-
-    /// One fault: when it applies, what it does, how often.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub(super) struct FaultRule {
-        /// Recorded in the journal's `fault` field when the rule fires (default `fault-{n}`).
-        name: Option<String>,
-        #[serde(default)]
-        when: FaultMatch,
-        action: FaultAction,
-        /// Fires at most this many times.
-        times: Option<u32>,
-        /// Chance of firing on a matching request, drawn from the run's seed.
-        probability: Option<f64>,
-    }
-
-    /// Every given key must match.
-    #[derive(JsonSchema, Default)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub(super) struct FaultMatch {
-        /// `service.backup`, `service.restore`, `operation.poll`, `operation.status`, `service`, `service.*`, `any`.
-        route: Option<String>,
-        method: Option<String>,
-        service: Option<String>,
-        /// The n-th poll (from 1) of one operation.
-        poll: Option<u32>,
-        /// Every request for a resource in this region: a region outage.
-        region: Option<String>,
-    }
-
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) enum AsyncMode {
-        Instead,
-        Besides,
-    }
-
-    #[derive(JsonSchema)]
-    #[serde(untagged)]
-    pub(super) enum HeaderText {
-        Number(u64),
-        Text(String),
-    }
-
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub(super) struct ErrorFault {
-        status: u16,
-        code: Option<String>,
-        message: Option<String>,
-        retry_after: Option<u64>,
-    }
-
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub(super) struct ThrottleFault {
-        /// Wall seconds (default 1).
-        retry_after: Option<u64>,
-    }
-
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub(super) struct LatencyFault {
-        ms: u64,
-    }
-
-    /// What the fault does.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub(super) enum FaultAction {
-        /// Answer with this status and an ARM error body; the request is not processed.
-        Error(ErrorFault),
-        /// 429 TooManyRequests with Retry-After; the request is not processed.
-        Throttle(ThrottleFault),
-        /// Hold the answer back (wall milliseconds).
-        Latency(LatencyFault),
-        /// Process the request, then close the connection without answering.
-        DropConnection,
-        /// Headers and half the body, then close the connection.
-        TruncateBody,
-        /// A body that is not JSON.
-        InvalidJson,
-        /// No Location header.
-        OmitLocation,
-        /// An Azure-AsyncOperation status URL, instead of or besides Location.
-        AsyncOperation(AsyncMode),
-        /// Location as a path only.
-        RelativeLocation,
-        /// A different (valid) Location the client must follow.
-        NewLocation,
-        /// No Retry-After header.
-        NoRetryAfter,
-        /// This Retry-After value, as is.
-        RetryAfter(HeaderText),
-    }
-}
-
 /// A scenario read from disk, with what was computed from it.
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
@@ -810,7 +706,7 @@ mod tests {
 #[cfg(test)]
 mod schema_tests {
     #[test]
-    fn fault_plan_mirror_matches_the_simulator() {
+    fn every_fault_action_the_simulator_knows_is_in_the_schema() {
         // Every action the simulator knows appears in the schema, spelled the same way.
         let schema = super::schema_json();
         for action in [

@@ -34,6 +34,7 @@ use crate::http::{HttpRequest, HttpResponse};
 
 /// The fault rules of a run, in the order they are checked. Every matching rule fires.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct FaultPlan {
     pub rules: Vec<FaultRule>,
@@ -47,6 +48,7 @@ impl FaultPlan {
 
 /// One fault: when it applies, what it does, and how often.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultRule {
     /// The name the journal records when the rule fires; defaults to `fault-{index}` (from 1).
@@ -66,6 +68,7 @@ pub struct FaultRule {
 
 /// Which requests a rule applies to. Every given field must match.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultMatch {
     /// A route name (`service.backup`, `service.restore`, `operation.poll`, `operation.status`,
@@ -87,6 +90,7 @@ pub struct FaultMatch {
 
 /// Where the `Azure-AsyncOperation` header goes relative to `Location`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum AsyncMode {
     /// `Azure-AsyncOperation` and no `Location`.
@@ -97,6 +101,7 @@ pub enum AsyncMode {
 
 /// A header value written as a number or as text (`120`, `"Wed, 21 Oct 2026 07:28:00 GMT"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum HeaderText {
     Number(u64),
@@ -114,6 +119,7 @@ impl HeaderText {
 
 /// What a fault does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum FaultAction {
     /// Answer with this status and an ARM error body instead of processing the request.
@@ -144,6 +150,7 @@ pub enum FaultAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ErrorFault {
     pub status: u16,
@@ -158,6 +165,7 @@ pub struct ErrorFault {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ThrottleFault {
     /// Wall seconds.
@@ -170,6 +178,7 @@ fn one() -> u64 {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LatencyFault {
     pub ms: u64,

@@ -295,17 +295,7 @@ impl Engine {
         body: Option<&Value>,
     ) -> Result<(u16, &ResourceGroup), ArmError> {
         self.check_subscription(sub)?;
-        let location = body
-            .and_then(|b| b.get("location"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ArmError::new(
-                    400,
-                    "LocationRequired",
-                    "The location property is required for this definition.",
-                )
-            })?
-            .to_string();
+        let location = required_location(body)?;
         let status = match self
             .world
             .resource_groups
@@ -402,17 +392,7 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(u16, &StorageAccount), ArmError> {
         self.check_group(&r.subscription, &r.resource_group)?;
-        let location = body
-            .and_then(|b| b.get("location"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ArmError::new(
-                    400,
-                    "LocationRequired",
-                    "The location property is required for this definition.",
-                )
-            })?
-            .to_string();
+        let location = required_location(body)?;
         if !valid_storage_name(&r.account) {
             return Err(ArmError::new(
                 400,
@@ -1289,6 +1269,20 @@ impl BackupParams {
             blob: self.backup_name.clone(),
         }
     }
+}
+
+/// The `location` a PUT of a resource group or storage account must carry.
+fn required_location(body: Option<&Value>) -> Result<String, ArmError> {
+    body.and_then(|b| b.get("location"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ArmError::new(
+                400,
+                "LocationRequired",
+                "The location property is required for this definition.",
+            )
+        })
 }
 
 fn parse_sku(
