@@ -69,10 +69,7 @@ impl JournalEntry {
     }
     /// The decoded value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        crate::http::query_pairs(&self.query)
-            .into_iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        crate::http::query_param(&self.query, name)
     }
 }
 
@@ -102,46 +99,76 @@ pub struct Journal {
     next_seq: u64,
 }
 
-/// An exchange as recorded: bodies kept as the bytes that were sent (a cheap reference-counted copy) and
-/// parsed and redacted only when the journal is read. Recording is on every request's path; reading is
-/// rare. What leaves the journal is always redacted.
+/// An exchange as recorded, in as few allocations as possible, parsed and redacted only when the journal
+/// is read: recording is on every request's path and reading is rare. The method, path, query, headers
+/// and request body are copied into one buffer (a request body is small, and keeping it as a slice of
+/// hyper's read buffer would pin that whole buffer); the response body is our own and shared by
+/// reference count. Dropping the oldest entry frees one buffer. What leaves the journal is redacted.
 #[derive(Debug)]
 struct Raw {
     seq: u64,
     wall_ms: u64,
     at: Timestamp,
-    method: String,
-    path: String,
-    query: String,
-    request_headers: Vec<(String, String)>,
+    /// Method, path, query, each request header's name and value, each response header's, then the
+    /// request body when it was kept.
+    text: Packed,
+    request_headers: usize,
+    response_headers: usize,
     request_body: KeptBody,
     status: u16,
-    response_headers: Vec<(String, String)>,
     response_body: KeptBody,
     route: &'static str,
     operation_id: Option<String>,
     fault: Option<String>,
 }
 
+/// Byte strings in one allocation, each as its length (4 bytes, little-endian) and its bytes.
+#[derive(Debug)]
+struct Packed(Box<[u8]>);
+
+impl Packed {
+    fn new<'a>(items: impl Iterator<Item = &'a [u8]> + Clone) -> Self {
+        let len = items.clone().map(|s| 4 + s.len()).sum();
+        let mut buf = Vec::with_capacity(len);
+        for s in items {
+            // Longer than 4 GiB cannot reach here: requests are size-limited, large bodies are not kept.
+            let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
+            buf.extend_from_slice(&n.to_le_bytes());
+            buf.extend_from_slice(&s[..n as usize]);
+        }
+        Self(buf.into_boxed_slice())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let n = (u32::from_le_bytes(*len) as usize).min(tail.len());
+            let (s, tail) = tail.split_at(n);
+            rest = tail;
+            Some(s)
+        })
+    }
+}
+
 #[derive(Debug)]
 enum KeptBody {
-    Bytes(bytes::Bytes),
+    /// The last item of the entry's `text`.
+    Packed,
+    Shared(bytes::Bytes),
     /// Larger than [`MAX_KEPT_BODY`]: only its size is kept.
     TooLarge(usize),
 }
 
 impl KeptBody {
-    fn keep(body: &bytes::Bytes) -> Self {
-        if body.len() > MAX_KEPT_BODY {
-            KeptBody::TooLarge(body.len())
-        } else {
-            KeptBody::Bytes(body.clone())
-        }
+    fn too_large(body: &[u8]) -> Option<Self> {
+        (body.len() > MAX_KEPT_BODY).then_some(KeptBody::TooLarge(body.len()))
     }
 
-    fn value(&self) -> Option<Value> {
+    fn value(&self, packed: Option<&[u8]>) -> Option<Value> {
         match self {
-            KeptBody::Bytes(b) => body_value(b),
+            KeptBody::Packed => packed.and_then(body_value),
+            KeptBody::Shared(b) => body_value(b),
             KeptBody::TooLarge(n) => Some(Value::String(format!("<body of {n} bytes not kept>"))),
         }
     }
@@ -149,18 +176,35 @@ impl KeptBody {
 
 impl Raw {
     fn entry(&self) -> JournalEntry {
+        let mut text = self.text.iter();
+        let mut next = || {
+            text.next()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let (method, path, query) = (next(), next(), next());
+        let request_headers: Vec<(String, String)> = (0..self.request_headers)
+            .map(|_| (next(), next()))
+            .collect();
+        let response_headers: Vec<(String, String)> = (0..self.response_headers)
+            .map(|_| (next(), next()))
+            .collect();
+        let packed_body = self
+            .text
+            .iter()
+            .nth(3 + 2 * (self.request_headers + self.response_headers));
         JournalEntry {
             seq: self.seq,
             wall_ms: self.wall_ms,
             at: self.at,
-            method: self.method.clone(),
-            path: self.path.clone(),
-            query: self.query.clone(),
-            request_headers: redact_headers(&self.request_headers),
-            request_body: self.request_body.value(),
+            method,
+            path,
+            query,
+            request_headers: redact_headers(&request_headers),
+            request_body: self.request_body.value(packed_body),
             status: self.status,
-            response_headers: redact_headers(&self.response_headers),
-            response_body: self.response_body.value(),
+            response_headers: redact_headers(&response_headers),
+            response_body: self.response_body.value(None),
             route: self.route.to_string(),
             operation_id: self.operation_id.clone(),
             fault: self.fault.clone(),
@@ -177,19 +221,35 @@ impl Journal {
         }
     }
 
-    pub fn record(&mut self, x: Exchange<'_>) {
+    pub fn record<'a>(&mut self, x: Exchange<'a>) {
+        let (req, resp) = (x.request, x.response);
+        let request_body = KeptBody::too_large(&req.body).unwrap_or(KeptBody::Packed);
+        let packed_body: &[u8] = match request_body {
+            KeptBody::Packed => &req.body,
+            _ => &[],
+        };
+        let pairs =
+            |h: &'a [(String, String)]| h.iter().flat_map(|(n, v)| [n.as_bytes(), v.as_bytes()]);
+        let text = [
+            req.method.as_bytes(),
+            req.path.as_bytes(),
+            req.query.as_bytes(),
+        ]
+        .into_iter()
+        .chain(pairs(&req.headers))
+        .chain(pairs(&resp.headers))
+        .chain(std::iter::once(packed_body));
         let entry = Raw {
             seq: self.next_seq,
             wall_ms: x.wall_ms,
             at: x.at,
-            method: x.request.method.clone(),
-            path: x.request.path.clone(),
-            query: x.request.query.clone(),
-            request_headers: x.request.headers.clone(),
-            request_body: KeptBody::keep(&x.request.body),
-            status: x.response.status,
-            response_headers: x.response.headers.clone(),
-            response_body: KeptBody::keep(&x.response.body),
+            text: Packed::new(text),
+            request_headers: req.headers.len(),
+            response_headers: resp.headers.len(),
+            request_body,
+            status: resp.status,
+            response_body: KeptBody::too_large(&resp.body)
+                .unwrap_or_else(|| KeptBody::Shared(resp.body.clone())),
             route: x.route,
             operation_id: x.operation_id,
             fault: x.fault,
@@ -340,6 +400,57 @@ mod tests {
             .expect("body");
         assert_eq!(v["client_id"], "app");
         assert_eq!(v["client_secret"], REDACTED);
+    }
+
+    #[test]
+    fn an_entry_reads_back_what_was_recorded_in_order() {
+        let mut j = Journal::new(4);
+        let req = HttpRequest::new("post", "/a/ü%20b?x=1&y=")
+            .header("X-Empty", "")
+            .header("x-dup", "1")
+            .header("x-dup", "2");
+        let req = HttpRequest {
+            body: bytes::Bytes::from_static(br#"{"backupName":"b","accessKey":"k"}"#),
+            ..req
+        };
+        let mut resp = HttpResponse::json(202, &json!({"status": "InProgress"}));
+        resp.headers.push((String::new(), "nameless".into()));
+        j.record(Exchange {
+            wall_ms: 7,
+            at: Timestamp::from_millis(5),
+            request: &req,
+            response: &resp,
+            route: "other",
+            operation_id: Some("op".into()),
+            fault: None,
+        });
+        let e = &j.entries()[0];
+        assert_eq!(
+            (e.method.as_str(), e.path.as_str(), e.query.as_str()),
+            ("POST", "/a/ü%20b", "x=1&y=")
+        );
+        let pairs = |h: &[(String, String)]| {
+            h.iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(&e.request_headers),
+            ["x-empty=", "x-dup=1", "x-dup=2"]
+        );
+        assert_eq!(
+            pairs(&e.response_headers),
+            ["content-type=application/json; charset=utf-8", "=nameless"]
+        );
+        assert_eq!(
+            e.request_body,
+            Some(json!({"backupName": "b", "accessKey": REDACTED}))
+        );
+        assert_eq!(e.response_body, Some(json!({"status": "InProgress"})));
+        assert_eq!(
+            (e.status, e.wall_ms, e.operation_id.as_deref()),
+            (202, 7, Some("op"))
+        );
     }
 
     #[test]
