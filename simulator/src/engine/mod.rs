@@ -8,7 +8,7 @@
 pub mod ids;
 pub mod model;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -79,13 +79,45 @@ pub struct Engine {
     /// `subscription/resourceGroup/name` (lower case) → position in `world.services`: lookups stay
     /// O(log n) in worlds of thousands of services. Rebuilt whenever services are added or removed.
     service_at: BTreeMap<String, usize>,
-    operations: BTreeMap<String, Operation>,
-    /// Running operations that will end, by end time: what `settle` walks.
-    deadlines: BTreeSet<(Timestamp, String)>,
-    /// Finished operations by end time: what retention forgets, oldest first.
-    finished: BTreeSet<(Timestamp, String)>,
+    /// By id. A hash map: a manual clock keeps every operation, and a POST storm makes hundreds of
+    /// thousands whose ids share a long prefix, which made ordered lookups the POST's largest cost.
+    /// Boxed: the table moves its values when it grows or rehashes, and an operation is large.
+    operations: HashMap<String, Box<Operation>>,
+    /// Running operations that will end, by end time then queueing order: what `settle` walks.
+    deadlines: Queue,
+    /// Finished operations by end time then queueing order: what retention forgets, oldest first.
+    finished: Queue,
     ids: Ids,
     limits: RateLimits,
+}
+
+/// Operation ids by time, first in first out among equal times: a counter breaks ties, so ordering
+/// never compares the (long, shared-prefix) ids.
+#[derive(Debug, Default)]
+struct Queue {
+    by_time: BTreeMap<(Timestamp, u64), String>,
+    pushed: u64,
+}
+
+impl Queue {
+    fn push(&mut self, at: Timestamp, id: &str) {
+        self.pushed += 1;
+        self.by_time.insert((at, self.pushed), id.to_string());
+    }
+
+    fn first_time(&self) -> Option<Timestamp> {
+        self.by_time.first_key_value().map(|((t, _), _)| *t)
+    }
+
+    /// Takes the earliest entry if it is at or before `now`.
+    fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, String)> {
+        let entry = self.by_time.first_entry()?;
+        if entry.key().0 > now {
+            return None;
+        }
+        let ((at, _), id) = entry.remove_entry();
+        Some((at, id))
+    }
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -98,18 +130,18 @@ impl Engine {
     pub fn new(mut world: World, seed: u64, now: Timestamp) -> Result<Self, String> {
         let mut ids = Ids::new(seed);
         normalize(&mut world, &mut ids, now)?;
-        let mut operations = BTreeMap::new();
-        let mut deadlines = BTreeSet::new();
-        let mut finished = BTreeSet::new();
+        let mut operations = HashMap::new();
+        let mut deadlines = Queue::default();
+        let mut finished = Queue::default();
         for op in std::mem::take(&mut world.operations) {
             if op.status == OperationStatus::Running {
                 if let Some(end) = op.ends_at {
-                    deadlines.insert((end, op.id.clone()));
+                    deadlines.push(end, &op.id);
                 }
             } else {
-                finished.insert((op.ended_at.unwrap_or(op.started_at), op.id.clone()));
+                finished.push(op.ended_at.unwrap_or(op.started_at), &op.id);
             }
-            operations.insert(op.id.clone(), op);
+            operations.insert(op.id.clone(), Box::new(op));
         }
         let mut engine = Self {
             world,
@@ -148,7 +180,8 @@ impl Engine {
     pub fn snapshot(&self, now: Timestamp) -> World {
         let mut w = self.world.clone();
         w.start = now;
-        w.operations = self.operations.values().cloned().collect();
+        w.operations = self.operations.values().map(|op| (**op).clone()).collect();
+        w.operations.sort_by(|a, b| a.id.cmp(&b.id));
         w
     }
 
@@ -161,16 +194,16 @@ impl Engine {
     }
 
     pub fn operation(&self, id: &str) -> Option<&Operation> {
-        self.operations.get(id)
+        self.operations.get(id).map(|op| &**op)
     }
 
     pub fn operations(&self) -> impl Iterator<Item = &Operation> {
-        self.operations.values()
+        self.operations.values().map(|op| &**op)
     }
 
     /// The earliest time at which something will happen on its own (an operation ending).
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.deadlines.first().map(|(t, _)| *t)
+        self.deadlines.first_time()
     }
 
     pub fn take_rate_limit(&mut self, subscription: &str, write: bool, now: Timestamp) -> u32 {
@@ -179,11 +212,7 @@ impl Engine {
 
     /// Finishes every operation whose end is at or before `now`, in order of their ends.
     pub fn settle(&mut self, now: Timestamp) {
-        while let Some((end, id)) = self.deadlines.first().cloned() {
-            if end > now {
-                break;
-            }
-            self.deadlines.remove(&(end, id.clone()));
+        while let Some((end, id)) = self.deadlines.pop_due(now) {
             self.complete(&id, end);
         }
         self.expire(now);
@@ -194,11 +223,9 @@ impl Engine {
         let Some(retention) = self.world.behaviour.operation_retention else {
             return;
         };
-        while let Some((ended, id)) = self.finished.first().cloned() {
-            if now.since(ended) < retention {
-                break;
-            }
-            self.finished.remove(&(ended, id.clone()));
+        // Ended at or before `now - retention`.
+        let cutoff = Timestamp::from_millis(now.as_millis().saturating_sub(retention.as_millis()));
+        while let Some((_, id)) = self.finished.pop_due(cutoff) {
             self.operations.remove(&id);
         }
     }
@@ -1020,7 +1047,7 @@ impl Engine {
         if !never {
             let end = now.plus(duration);
             op.ends_at = Some(end);
-            self.deadlines.insert((end, id.clone()));
+            self.deadlines.push(end, &id);
         }
         let svc = &mut self.world.services[service_index];
         svc.running_operation = Some(id.clone());
@@ -1028,7 +1055,7 @@ impl Engine {
             svc.provisioning_state = "Updating".into();
         }
         svc.target_provisioning_state = "Succeeded".into();
-        self.operations.insert(id.clone(), op);
+        self.operations.insert(id.clone(), Box::new(op));
         id
     }
 
@@ -1077,7 +1104,7 @@ impl Engine {
             Err(error) => OperationStatus::Failed { error },
         };
         op.ended_at = Some(at);
-        self.finished.insert((at, id.to_string()));
+        self.finished.push(at, id);
         self.operations.insert(id.to_string(), op);
     }
 
