@@ -36,21 +36,27 @@ impl Ids {
 
     /// Eight lower-case hex digits, as in operation ids (`_Backup_75e6eaea`).
     pub fn hex8(&mut self) -> String {
-        format!("{:08x}", self.next_u64() as u32)
+        let mut out = String::with_capacity(8);
+        push_hex(&mut out, self.next_u64() & 0xffff_ffff, 8);
+        out
     }
 
-    /// A version-4-shaped GUID.
+    /// A version-4-shaped GUID. Two of these are made for every answer, so they are written digit by
+    /// digit rather than through `format!`.
     pub fn guid(&mut self) -> String {
         let a = self.next_u64();
         let b = self.next_u64();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            (a >> 32) as u32,
-            (a >> 16) as u16,
-            (a as u16) & 0x0fff,
-            ((b >> 48) as u16 & 0x3fff) | 0x8000,
-            b & 0xffff_ffff_ffff
-        )
+        let mut out = String::with_capacity(36);
+        push_hex(&mut out, a >> 32, 8);
+        out.push('-');
+        push_hex(&mut out, (a >> 16) & 0xffff, 4);
+        out.push_str("-4");
+        push_hex(&mut out, a & 0x0fff, 3);
+        out.push('-');
+        push_hex(&mut out, ((b >> 48) & 0x3fff) | 0x8000, 4);
+        out.push('-');
+        push_hex(&mut out, b & 0xffff_ffff_ffff, 12);
+        out
     }
 
     /// 64 random bytes in base64, the shape of a storage account key.
@@ -58,6 +64,14 @@ impl Ids {
         use base64::Engine as _;
         let bytes: Vec<u8> = (0..8).flat_map(|_| self.next_u64().to_le_bytes()).collect();
         base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+}
+
+/// Appends the low `digits` hex digits of `v`, lower case, zero-padded.
+fn push_hex(out: &mut String, v: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        let nibble = ((v >> (4 * i)) & 0xf) as u8;
+        out.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
     }
 }
 
@@ -74,5 +88,23 @@ mod tests {
         assert_eq!(&g[14..15], "4");
         assert_ne!(Ids::new(8).hex8(), Ids::new(7).hex8());
         assert_eq!(a.storage_key().len(), 88);
+    }
+
+    #[test]
+    fn hand_written_hex_matches_the_format_macro() {
+        for seed in 0..200 {
+            let (mut ids, mut raw) = (Ids::new(seed), Ids::new(seed));
+            let (a, b) = (raw.next_u64(), raw.next_u64());
+            let expected = format!(
+                "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+                (a >> 32) as u32,
+                (a >> 16) as u16,
+                (a as u16) & 0x0fff,
+                ((b >> 48) as u16 & 0x3fff) | 0x8000,
+                b & 0xffff_ffff_ffff
+            );
+            assert_eq!(ids.guid(), expected);
+            assert_eq!(ids.hex8(), format!("{:08x}", raw.next_u64() as u32));
+        }
     }
 }

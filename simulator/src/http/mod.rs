@@ -57,10 +57,7 @@ impl HttpRequest {
 
     /// The decoded value of a query parameter, by case-insensitive name (ARM treats `API-VERSION` alike).
     pub fn query_param(&self, name: &str) -> Option<String> {
-        query_pairs(&self.query)
-            .into_iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        query_param(&self.query, name)
     }
 
     pub fn path_and_query(&self) -> String {
@@ -96,7 +93,7 @@ impl HttpResponse {
     pub fn new(status: u16) -> Self {
         Self {
             status,
-            headers: Vec::new(),
+            headers: Vec::with_capacity(16),
             body: Bytes::new(),
             delivery: Default::default(),
         }
@@ -153,6 +150,20 @@ impl HttpResponse {
     pub fn json_body(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
     }
+}
+
+/// The decoded value of the first parameter of `query` named `name` (case-insensitive), decoding only
+/// what it must: every ARM request looks up `api-version`.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let matches = if k.contains(['%', '+']) {
+            percent_decode(k).eq_ignore_ascii_case(name)
+        } else {
+            k.eq_ignore_ascii_case(name)
+        };
+        matches.then(|| percent_decode(v))
+    })
 }
 
 /// Splits and percent-decodes a query string.
@@ -236,5 +247,12 @@ mod tests {
             Some("2024-05-01")
         );
         assert_eq!(req.method, "GET");
+        assert_eq!(
+            query_param("&api%2Dversion=2021%2D08%2D01&api-version=x", "API-version").as_deref(),
+            Some("2021-08-01"),
+            "the first match wins, with both the name and the value decoded"
+        );
+        assert_eq!(query_param("a=1&b", "b").as_deref(), Some(""));
+        assert_eq!(query_param("a=1", "b"), None);
     }
 }

@@ -150,12 +150,18 @@ impl Route {
     }
 
     pub fn parse(path: &str) -> Result<Route, ArmError> {
-        let segs: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect();
-        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        // Most paths have nothing to decode: then the segments borrow from the path.
+        let decoded: Vec<String>;
+        let s: Vec<&str> = if path.bytes().any(|b| b == b'%' || b == b'+') {
+            decoded = path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(percent_decode)
+                .collect();
+            decoded.iter().map(String::as_str).collect()
+        } else {
+            path.split('/').filter(|s| !s.is_empty()).collect()
+        };
         let is = |i: usize, kw: &str| s.get(i).is_some_and(|v| v.eq_ignore_ascii_case(kw));
 
         if is(0, "_armsim") {
