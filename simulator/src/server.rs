@@ -256,12 +256,9 @@ impl hyper::body::Body for CutBody {
 
 async fn answer(sim: &Simulator, req: hyper::Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let mut request = HttpRequest::new(parts.method.as_str(), &path_and_query);
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = HttpRequest::new(parts.method.as_str(), path_and_query);
+    request.headers.reserve_exact(parts.headers.len() + 1);
     for (name, value) in &parts.headers {
         request.headers.push((
             name.as_str().to_string(),

@@ -152,16 +152,17 @@ impl Route {
     pub fn parse(path: &str) -> Result<Route, ArmError> {
         // Most paths have nothing to decode: then the segments borrow from the path.
         let decoded: Vec<String>;
-        let s: Vec<&str> = if path.bytes().any(|b| b == b'%' || b == b'+') {
+        let mut s: Vec<&str> = Vec::with_capacity(16); // the longest ARM path here has 12 segments
+        if path.bytes().any(|b| b == b'%' || b == b'+') {
             decoded = path
                 .split('/')
                 .filter(|s| !s.is_empty())
                 .map(percent_decode)
                 .collect();
-            decoded.iter().map(String::as_str).collect()
+            s.extend(decoded.iter().map(String::as_str));
         } else {
-            path.split('/').filter(|s| !s.is_empty()).collect()
-        };
+            s.extend(path.split('/').filter(|s| !s.is_empty()));
+        }
         let is = |i: usize, kw: &str| s.get(i).is_some_and(|v| v.eq_ignore_ascii_case(kw));
 
         if is(0, "_armsim") {
