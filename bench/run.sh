@@ -10,7 +10,9 @@
 #   STORM_SECONDS   duration of the POST storm (default 60)
 #   CONNECTIONS     wrk connections for throughput (default 64)
 #   SERVER_CPU / LOAD_CPU   cores for the server and for wrk (default 0 and 1)
-#   ARMSIM_CATALOGUE_CMD    HOOK: the command that runs the harness's whole scenario catalogue; timed when set
+#
+# Besides wrk's throughput and latency, each throughput row reports the server's CPU time per request
+# (user + system, from /proc): a figure that moves far less than req/s when the machine is busy.
 #
 # Installs wrk with apt-get when missing; builds armsim and bench/hyper-floor in release mode.
 set -euo pipefail
@@ -62,18 +64,24 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# wrkrun LABEL ARGS... : runs wrk on the load core; prints "rps p50ms p99ms non2xx errors".
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# wrkrun LABEL ARGS... : runs wrk on the load core against the server $pid; prints
+# "rps p50ms p99ms non2xx errors cpu_us_per_request".
 wrkrun() {
     local label="$1"; shift
+    local t0; t0="$(cpu_ticks "$pid")"
     taskset -c "$lcpu" wrk -t1 --latency "$@" >"$work/wrk-$label.txt" 2>&1 || true
-    awk '
+    local t1; t1="$(cpu_ticks "$pid")"
+    awk -v ticks="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /Requests\/sec/ { rps = $2 }
+        / requests in / { n = $1 }
         $1 == "50%" { p50 = ms($2) }
         $1 == "99%" { p99 = ms($2) }
         /Non-2xx/ { non = $NF }
         /Socket errors/ { gsub(",", ""); err = $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, non, err }
+        END { printf "%.0f %.3f %.3f %d %d %.1f\n", rps, p50, p99, non, err, (n > 0 ? ticks * 1e6 / hz / n : 0) }
     ' "$work/wrk-$label.txt"
 }
 
@@ -115,9 +123,12 @@ svc_path="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/con
 
 declare -A R
 # ---- 1. the hyper floor ---------------------------------------------------------------------------------
-log "hyper floor: GET for ${secs}s at $conns connections"
+log "hyper floor: GET for ${secs}s at $conns connections, then with armsim's twelve headers"
 start floor "$floor" 127.0.0.1:0
-read -r R[floor_rps] R[floor_p50] R[floor_p99] _ _ < <(wrkrun floor -c"$conns" -d"${secs}s" "$ep/x")
+read -r R[floor_rps] R[floor_p50] R[floor_p99] _ _ R[floor_cpu] < <(wrkrun floor -c"$conns" -d"${secs}s" "$ep/x")
+stop "$pid"
+start floor-arm "$floor" 127.0.0.1:0 --arm-headers
+read -r R[floorarm_rps] R[floorarm_p50] R[floorarm_p99] _ _ R[floorarm_cpu] < <(wrkrun floor-arm -c"$conns" -d"${secs}s" "$ep/x")
 stop "$pid"
 
 # ---- 2. armsim: poll GET, backup POST, the 409 path -----------------------------------------------------
@@ -127,10 +138,10 @@ key="$(key_of "$ep")"
 body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
 loc="$(curl -sf -D - -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$body" \
     "$ep$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')"
-read -r R[poll_rps] R[poll_p50] R[poll_p99] R[poll_non2xx] _ < <(wrkrun poll -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$loc")
-read -r R[post_rps] R[post_p50] R[post_p99] R[post_non2xx] _ < <(ARMSIM_KEY="$key" wrkrun post -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
+read -r R[poll_rps] R[poll_p50] R[poll_p99] R[poll_non2xx] _ R[poll_cpu] < <(wrkrun poll -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$loc")
+read -r R[post_rps] R[post_p50] R[post_p99] R[post_non2xx] _ R[post_cpu] < <(ARMSIM_KEY="$key" wrkrun post -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
 # The busy path: a service whose backup takes 9 minutes answers 409 to every POST after the first.
-read -r R[busy_rps] R[busy_p50] R[busy_p99] R[busy_non2xx] _ < <(ARMSIM_KEY="$key" wrkrun busy -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim-dr/backup?api-version=2024-05-01")
+read -r R[busy_rps] R[busy_p50] R[busy_p99] R[busy_non2xx] _ R[busy_cpu] < <(ARMSIM_KEY="$key" wrkrun busy -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim-dr/backup?api-version=2024-05-01")
 stop "$pid"
 
 # ---- 3. cold start and idle RSS -------------------------------------------------------------------------
@@ -171,12 +182,12 @@ key="$(key_of "$ep")"
 R[storm_rss_before]="$(rss_kb "$pid")"
 ( for _ in $(seq 1 $((storm + 5))); do rss_kb "$pid" >>"$work/storm-rss.txt" 2>/dev/null || break; sleep 1; done ) &
 sampler=$!
-read -r R[storm_rps] R[storm_p50] R[storm_p99] R[storm_non2xx] _ < <(ARMSIM_KEY="$key" wrkrun storm -c"$conns" -d"${storm}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
+read -r R[storm_rps] R[storm_p50] R[storm_p99] R[storm_non2xx] _ R[storm_cpu] < <(ARMSIM_KEY="$key" wrkrun storm -c"$conns" -d"${storm}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
 kill "$sampler" 2>/dev/null || true
 R[storm_rss_after]="$(rss_kb "$pid")"
 # Flat: the peak over the storm's second half against the peak over its first half.
 read -r R[storm_rss_half1] R[storm_rss_half2] < <(awk '{ v[NR] = $1 } END { h = int(NR / 2); for (i = 1; i <= NR; i++) { if (i <= h && v[i] > a) a = v[i]; if (i > h && v[i] > b) b = v[i] } print a, b }' "$work/storm-rss.txt")
-read -r R[after_rps] R[after_p50] R[after_p99] _ _ < <(wrkrun after -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$ep/_armsim/health")
+read -r R[after_rps] R[after_p50] R[after_p99] _ _ _ < <(wrkrun after -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$ep/_armsim/health")
 stop "$pid"
 
 # ---- 5. 10,000 operations in flight, polled concurrently ------------------------------------------------
@@ -199,24 +210,30 @@ for i in range(10000):
 open(out, "w").write("\n".join(paths) + "\n")
 PY
 R[inflight_rss]="$(rss_kb "$pid")"
-read -r R[inflight_rps] R[inflight_p50] R[inflight_p99] R[inflight_non2xx] _ < <(ARMSIM_PATHS="$work/paths.txt" wrkrun inflight -c256 -d"${secs}s" -s "$bench/lua/paths.lua" "$ep")
+read -r R[inflight_rps] R[inflight_p50] R[inflight_p99] R[inflight_non2xx] _ R[inflight_cpu] < <(ARMSIM_PATHS="$work/paths.txt" wrkrun inflight -c256 -d"${secs}s" -s "$bench/lua/paths.lua" "$ep")
 stop "$pid"
 
 # ---- 6. a durable write (--data-dir) -------------------------------------------------------------------
 log "durable writes: clock advances with --data-dir, one connection"
 start durable "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --data-dir "$work/data"
-read -r R[durable_rps] R[durable_p50] R[durable_p99] _ _ < <(wrkrun durable -c1 -d"${secs}s" -s "$bench/lua/advance.lua" "$ep/_armsim/clock/advance")
+read -r R[durable_rps] R[durable_p50] R[durable_p99] _ _ _ < <(wrkrun durable -c1 -d"${secs}s" -s "$bench/lua/advance.lua" "$ep/_armsim/clock/advance")
 stop "$pid"
 
-# ---- 7. HOOK: the harness's scenario catalogue ---------------------------------------------------------
-# The harness (armsim-harness) is being built elsewhere. When it can run the whole catalogue from one
-# command, set ARMSIM_CATALOGUE_CMD to it (e.g. "target/release/armsim test --all") and its wall time lands here.
-R[catalogue]="n/a (set ARMSIM_CATALOGUE_CMD)"
-if [ -n "${ARMSIM_CATALOGUE_CMD:-}" ]; then
-    t0=$(date +%s.%N)
-    (cd "$root" && bash -c "$ARMSIM_CATALOGUE_CMD") >"$work/catalogue.txt" 2>&1 && status=ok || status="exit $?"
-    R[catalogue]="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f s", b - a }') ($status)"
-fi
+# ---- 7. the harness's scenario catalogue ---------------------------------------------------------------
+# The step scenarios run against in-process simulators; the client scenarios run the reference client
+# (tests/clients/reference.py, standard library only) against served ones, where its own sleeping at the
+# scaled Retry-After is most of the time.
+log "the scenario catalogue: simulator mode, then client mode with the reference client"
+catalogue() { # LABEL ARGS... -> "seconds summary"
+    local label="$1"; shift
+    local t0; t0=$(date +%s.%N)
+    (cd "$root" && "$armsim" run "$@") >"$work/catalogue-$label.txt" 2>&1 || true
+    local t1; t1=$(date +%s.%N)
+    printf '%s %s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" \
+        "$(grep -Eo '[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$work/catalogue-$label.txt" | tail -1 | tr ' ' '_')"
+}
+read -r R[cat_sim_s] R[cat_sim] < <(catalogue sim scenarios)
+read -r R[cat_client_s] R[cat_client] < <(catalogue client scenarios --client "python3 tests/clients/reference.py")
 
 # ---- report ---------------------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "n/a" }'; }
@@ -224,19 +241,21 @@ machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | se
 {
 echo "Machine: $machine. Server on core $scpu, wrk on core $lcpu, ${secs}s per measurement, $conns connections unless said."
 echo
-echo "| measurement | result | target | ratio to the hyper floor |"
-echo "|---|---|---|---|"
-echo "| hyper floor, fixed 202 | ${R[floor_rps]} req/s, p50 ${R[floor_p50]} ms, p99 ${R[floor_p99]} ms | — | 1.00× |"
-echo "| armsim poll GET (running operation, 202) | ${R[poll_rps]} req/s, p50 ${R[poll_p50]} ms, p99 ${R[poll_p99]} ms (non-2xx: ${R[poll_non2xx]}) | ≥ 0.8×, p99 ≤ 3 ms | $(ratio "${R[poll_rps]}" "${R[floor_rps]}") |"
-echo "| armsim backup POST (0 s backups: every POST accepted, 202) | ${R[post_rps]} req/s, p50 ${R[post_p50]} ms, p99 ${R[post_p99]} ms (non-2xx: ${R[post_non2xx]}) | ≥ 0.7×, p99 ≤ 3 ms | $(ratio "${R[post_rps]}" "${R[floor_rps]}") |"
-echo "| armsim backup POST on a busy service (409 path) | ${R[busy_rps]} req/s, p50 ${R[busy_p50]} ms, p99 ${R[busy_p99]} ms (non-2xx: ${R[busy_non2xx]}) | — | $(ratio "${R[busy_rps]}" "${R[floor_rps]}") |"
-echo "| cold start to first answered request (median of 7) | ${R[cold_ms]} ms | ≤ 30 ms | |"
-echo "| idle RSS | $(mb "${R[idle_rss]}") MB | ≤ 15 MB | |"
-echo "| POST storm, ${storm}s (scaled clock, retention 1m) | ${R[storm_rps]} req/s, p50 ${R[storm_p50]} ms, p99 ${R[storm_p99]} ms (non-2xx: ${R[storm_non2xx]}) | p99 ≤ 3 ms | $(ratio "${R[storm_rps]}" "${R[floor_rps]}") |"
-echo "| RSS: before the storm → peak of 1st half → peak of 2nd half → after | $(mb "${R[storm_rss_before]}") → $(mb "${R[storm_rss_half1]}") → $(mb "${R[storm_rss_half2]}") → $(mb "${R[storm_rss_after]}") MB | flat | |"
-echo "| health GET after the storm | ${R[after_rps]} req/s, p99 ${R[after_p99]} ms | p99 ≤ 3 ms | |"
-echo "| 10,000 operations in flight, polled round robin at 256 connections | ${R[inflight_rps]} req/s, p50 ${R[inflight_p50]} ms, p99 ${R[inflight_p99]} ms (non-2xx: ${R[inflight_non2xx]}), RSS $(mb "${R[inflight_rss]}") MB | — | $(ratio "${R[inflight_rps]}" "${R[floor_rps]}") |"
-echo "| durable write with --data-dir (clock advance, 1 connection) | ${R[durable_rps]} writes/s, p50 ${R[durable_p50]} ms, p99 ${R[durable_p99]} ms | — | |"
-echo "| harness catalogue wall time | ${R[catalogue]} | — | |"
+echo "| measurement | result | server CPU per request | target | ratio to the hyper floor |"
+echo "|---|---|---|---|---|"
+echo "| hyper floor, fixed 202 (Location, Retry-After) | ${R[floor_rps]} req/s, p50 ${R[floor_p50]} ms, p99 ${R[floor_p99]} ms | ${R[floor_cpu]} µs | — | 1.00× |"
+echo "| hyper floor with armsim's twelve headers, fixed | ${R[floorarm_rps]} req/s, p50 ${R[floorarm_p50]} ms, p99 ${R[floorarm_p99]} ms | ${R[floorarm_cpu]} µs | — | $(ratio "${R[floorarm_rps]}" "${R[floor_rps]}") |"
+echo "| armsim poll GET (running operation, 202) | ${R[poll_rps]} req/s, p50 ${R[poll_p50]} ms, p99 ${R[poll_p99]} ms (non-2xx: ${R[poll_non2xx]}) | ${R[poll_cpu]} µs | ≥ 0.8×, p99 ≤ 3 ms | $(ratio "${R[poll_rps]}" "${R[floor_rps]}") |"
+echo "| armsim backup POST (0 s backups: every POST accepted, 202) | ${R[post_rps]} req/s, p50 ${R[post_p50]} ms, p99 ${R[post_p99]} ms (non-2xx: ${R[post_non2xx]}) | ${R[post_cpu]} µs | ≥ 0.7×, p99 ≤ 3 ms | $(ratio "${R[post_rps]}" "${R[floor_rps]}") |"
+echo "| armsim backup POST on a busy service (409 path) | ${R[busy_rps]} req/s, p50 ${R[busy_p50]} ms, p99 ${R[busy_p99]} ms (non-2xx: ${R[busy_non2xx]}) | ${R[busy_cpu]} µs | — | $(ratio "${R[busy_rps]}" "${R[floor_rps]}") |"
+echo "| cold start to first answered request (median of 7) | ${R[cold_ms]} ms | | ≤ 30 ms | |"
+echo "| idle RSS | $(mb "${R[idle_rss]}") MB | | ≤ 15 MB | |"
+echo "| POST storm, ${storm}s (scaled clock, retention 1m) | ${R[storm_rps]} req/s, p50 ${R[storm_p50]} ms, p99 ${R[storm_p99]} ms (non-2xx: ${R[storm_non2xx]}) | ${R[storm_cpu]} µs | p99 ≤ 3 ms | $(ratio "${R[storm_rps]}" "${R[floor_rps]}") |"
+echo "| RSS: before the storm → peak of 1st half → peak of 2nd half → after | $(mb "${R[storm_rss_before]}") → $(mb "${R[storm_rss_half1]}") → $(mb "${R[storm_rss_half2]}") → $(mb "${R[storm_rss_after]}") MB | | flat | |"
+echo "| health GET after the storm | ${R[after_rps]} req/s, p99 ${R[after_p99]} ms | | p99 ≤ 3 ms | |"
+echo "| 10,000 operations in flight, polled round robin at 256 connections | ${R[inflight_rps]} req/s, p50 ${R[inflight_p50]} ms, p99 ${R[inflight_p99]} ms (non-2xx: ${R[inflight_non2xx]}), RSS $(mb "${R[inflight_rss]}") MB | ${R[inflight_cpu]} µs | — | $(ratio "${R[inflight_rps]}" "${R[floor_rps]}") |"
+echo "| durable write with --data-dir (clock advance, 1 connection) | ${R[durable_rps]} writes/s, p50 ${R[durable_p50]} ms, p99 ${R[durable_p99]} ms | | — | |"
+echo "| scenario catalogue, simulator mode (\`armsim run scenarios\`) | ${R[cat_sim_s]} s wall: ${R[cat_sim]//_/ } | | — | |"
+echo "| scenario catalogue, client mode with tests/clients/reference.py | ${R[cat_client_s]} s wall: ${R[cat_client]//_/ } | | — | |"
 } | tee "$out"
 log "written to $out"

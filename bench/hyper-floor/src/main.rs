@@ -1,5 +1,10 @@
-//! `hyper-floor ADDR`: answers every request with `202 Accepted`, an empty body and the two headers an
-//! armsim poll answer carries. What a hyper server costs with nothing behind it: the practical limit.
+//! `hyper-floor ADDR [--arm-headers]`: answers every request with `202 Accepted` and an empty body. What a
+//! hyper server costs with nothing behind it: the practical limit.
+//!
+//! By default the answer carries the two headers a poller needs (`Location`, `Retry-After`): the floor the
+//! issue's targets are measured against. With `--arm-headers` it carries the same twelve headers, of the
+//! same sizes, as armsim's poll answer, fixed: the floor for the bytes ARM makes armsim send, which
+//! separates what armsim's own work costs from what the wire costs.
 
 use std::convert::Infallible;
 
@@ -9,25 +14,41 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+const LOCATION: &str = "http://127.0.0.1:40000/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service/contoso-apim-premium/operationresults/d2VzdHVzOmNvbnRvc28tYXBpbS1wcmVtaXVtX0JhY2t1cF8xODI1ZjEwZA==?api-version=2024-05-01";
+
+fn answer(arm_headers: bool) -> hyper::Response<Full<Bytes>> {
+    let mut b = hyper::Response::builder()
+        .status(202)
+        .header("location", LOCATION)
+        .header("retry-after", "60");
+    if arm_headers {
+        b = b
+            .header("cache-control", "no-cache")
+            .header("pragma", "no-cache")
+            .header("expires", "-1")
+            .header("x-ms-request-id", "69b82ebc-9223-4300-80d2-9eb57de1d510")
+            .header("x-ms-correlation-request-id", "a2f09dab-b45c-4316-ae52-1d7a0f4d3872")
+            .header("x-ms-routing-request-id", "WESTUS:20260101T000000Z:a2f09dab-b45c-4316-ae52-1d7a0f4d3872")
+            .header("x-ms-ratelimit-remaining-subscription-reads", "11999")
+            .header("strict-transport-security", "max-age=31536000; includeSubDomains")
+            .header("x-content-type-options", "nosniff")
+            .header("date", "Thu, 01 Jan 2026 00:00:00 GMT");
+    }
+    b.body(Full::new(Bytes::new())).unwrap_or_default()
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let arm_headers = std::env::args().any(|a| a == "--arm-headers");
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("{{\"event\":\"ready\",\"endpoint\":\"http://{}\"}}", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let service = service_fn(|_req| async {
-                Ok::<_, Infallible>(
-                    hyper::Response::builder()
-                        .status(202)
-                        .header("location", "http://127.0.0.1/operationresults/x")
-                        .header("retry-after", "1")
-                        .body(Full::new(Bytes::new()))
-                        .unwrap_or_default(),
-                )
-            });
+            let service =
+                service_fn(move |_req| async move { Ok::<_, Infallible>(answer(arm_headers)) });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
