@@ -77,8 +77,9 @@ impl RateLimits {
 pub struct Engine {
     world: World,
     /// `subscription/resourceGroup/name` (lower case) → position in `world.services`: lookups stay
-    /// O(log n) in worlds of thousands of services. Rebuilt whenever services are added or removed.
-    service_at: BTreeMap<String, usize>,
+    /// O(1) in worlds of thousands of services, whose keys share a long prefix. Rebuilt whenever
+    /// services are added or removed.
+    service_at: HashMap<String, usize>,
     /// By id. A hash map: a manual clock keeps every operation, and a POST storm makes hundreds of
     /// thousands whose ids share a long prefix, which made ordered lookups the POST's largest cost.
     /// Boxed: the table moves its values when it grows or rehashes, and an operation is large.
@@ -145,7 +146,7 @@ impl Engine {
         }
         let mut engine = Self {
             world,
-            service_at: BTreeMap::new(),
+            service_at: HashMap::new(),
             operations,
             deadlines,
             finished,
@@ -157,7 +158,14 @@ impl Engine {
     }
 
     fn service_key(sub: &str, rg: &str, name: &str) -> String {
-        format!("{sub}/{rg}/{name}").to_ascii_lowercase()
+        let mut key = String::with_capacity(sub.len() + rg.len() + name.len() + 2);
+        for (i, part) in [sub, rg, name].into_iter().enumerate() {
+            if i > 0 {
+                key.push('/');
+            }
+            key.extend(part.chars().map(|c| c.to_ascii_lowercase()));
+        }
+        key
     }
 
     /// Rebuilds `service_at` after services were added or removed.
