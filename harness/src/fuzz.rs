@@ -12,7 +12,31 @@
 //! with the `armsim run --client` environment, in parallel, and shrinks the first failure
 //! (`armsim fuzz`).
 //!
-//! Timing: the simulator's clock runs [`FUZZ_TIME_SCALE`] times faster than the wall clock, but
+//! # What a correct client must survive
+//!
+//! The model stays within ARM's contract as the official SDKs read it (`CLIENTS.md`); where they
+//! differ, the choice is here and in `docs/fidelity.md`:
+//!
+//! - **`Retry-After`** of 1 s (the simulator's own), 2 s, [`LONG_RETRY_AFTER`] s, `0`, or none,
+//!   changing from answer to answer. `0` asks for no wait: a client may poll at once or, as the
+//!   SDKs do, fall back on its own interval; the oracle requires a gap of at least the value, so a
+//!   `0` flags neither. A client with no short interval of its own to fall back on (Python's is
+//!   30 s) gets neither `0` nor a missing header unless it declares `custom-poll-interval`, and the
+//!   schedule assumes that interval is 1 s (`ARMSIM_POLL_INTERVAL`). The long value catches a client
+//!   that caps the hint; its time limit still leaves room for every wait twice over.
+//! - **A 404 on an early poll** ([`Script::not_found`]): ARM has been seen answering an operation's
+//!   URL with 404 right after its 202 (HashiCorp's go-azure-sdk polls through it since 2024). The
+//!   official SDKs take a 4xx on a poll for the end, except that azure-core's Python retry policy
+//!   retries any 4xx carrying `Retry-After`; the JavaScript SDK does not. So surviving it is not
+//!   asked of every client: the 404 carries `ResourceNotFound` and `Retry-After: 1` (which the oracle
+//!   reads as "not yet": not terminal, to be retried), `armsim fuzz` generates it only for a client
+//!   that declares `--ability tolerates-early-404`, and the written scenario `requires` that ability.
+//!   In-process, [`ModelConfig::early_not_found`] is on by default; turn it off for a poller that
+//!   follows the SDKs.
+//!
+//! # Timing
+//!
+//! The simulator's clock runs [`FUZZ_TIME_SCALE`] times faster than the wall clock, but
 //! `Retry-After` is sent in whole wall seconds (at least 1), so a client that honours it really sleeps.
 //! The operation's duration is computed from the script's schedule of waits so that exactly the scripted
 //! polls see it running: it ends half a wait after the last of them, which leaves each side of the race
@@ -40,30 +64,72 @@ pub const FUZZ_TIME_SCALE: f64 = run::CLIENT_TIME_SCALE;
 /// The backup a generated restore restores.
 const RESTORE_BLOB: &str = "fuzz.apimbackup";
 
-/// The `Retry-After` of one answer, in wall seconds.
+/// Wall seconds of [`RetryAfter::Long`]: 50 virtual minutes at the client time scale. ARM's hints can
+/// be minutes; five seconds is long enough to catch a client that caps the hint or gives up on a
+/// patient wait, and short enough that a case with several of them stays within its time limit.
+pub const LONG_RETRY_AFTER: u64 = 5;
+
+/// The client ability that lets the model answer an early poll with 404 (see [`Script::not_found`]).
+pub const EARLY_404_ABILITY: &str = "tolerates-early-404";
+
+/// The client ability that lets the model send answers without a usable `Retry-After`.
+pub const CUSTOM_POLL_INTERVAL_ABILITY: &str = "custom-poll-interval";
+
+/// The `Retry-After` of one answer, in wall seconds. The simplest variant comes first: proptest
+/// shrinks toward it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum RetryAfter {
-    /// 1 s: what the simulator sends by default (ARM's 60 s at the client time scale).
+    /// 1 s: what the simulator sends by default (ARM's 60 s, at least one whole second).
     One,
     /// 2 s.
     Two,
+    /// `Retry-After: 0`: no wait asked. The official SDKs read it as no hint and wait their own
+    /// interval (the reference client: `ARMSIM_POLL_INTERVAL`, 1 s, which the schedule assumes);
+    /// polling at once is legal too. Needs `custom-poll-interval`, like [`RetryAfter::Absent`].
+    Zero,
+    /// [`LONG_RETRY_AFTER`] seconds.
+    Long,
     /// No header: the client waits its own interval (`ARMSIM_POLL_INTERVAL`, 1 s).
     Absent,
 }
 
 impl RetryAfter {
-    fn wall_secs(self) -> f64 {
+    /// The header's value; `None` without the header.
+    fn header(self) -> Option<u64> {
         match self {
-            RetryAfter::One | RetryAfter::Absent => 1.0,
-            RetryAfter::Two => 2.0,
+            RetryAfter::One => Some(1),
+            RetryAfter::Two => Some(2),
+            RetryAfter::Zero => Some(0),
+            RetryAfter::Long => Some(LONG_RETRY_AFTER),
+            RetryAfter::Absent => None,
         }
     }
 
-    fn describe(self) -> &'static str {
+    /// The wait the schedule assumes: the header, or the client's own interval (1 s) without a
+    /// usable one.
+    fn wall_secs(self) -> f64 {
+        match self.header() {
+            Some(0) | None => 1.0,
+            Some(n) => n as f64,
+        }
+    }
+
+    /// Whether the client must fall back on its own interval (the `custom-poll-interval` ability).
+    fn needs_own_interval(self) -> bool {
+        matches!(self, RetryAfter::Zero | RetryAfter::Absent)
+    }
+
+    fn describe(self) -> String {
+        self.header()
+            .map_or_else(|| "no Retry-After".into(), |n| format!("Retry-After {n}"))
+    }
+
+    /// The fault action that puts this on an answer; `None` for the simulator's own 1 s.
+    fn action(self) -> Option<Value> {
         match self {
-            RetryAfter::One => "Retry-After 1",
-            RetryAfter::Two => "Retry-After 2",
-            RetryAfter::Absent => "no Retry-After",
+            RetryAfter::One => None,
+            RetryAfter::Absent => Some(json!("noRetryAfter")),
+            other => other.header().map(|n| json!({ "retryAfter": n })),
         }
     }
 }
@@ -137,6 +203,10 @@ pub struct Script {
     pub dropped: Option<u8>,
     /// One answer held back this many milliseconds.
     pub latency: Option<(Site, u16)>,
+    /// One early poll (1 or 2) answered `404 ResourceNotFound` with `Retry-After: 1`: the operation's
+    /// record not replicated yet. Generated only for clients that declare `tolerates-early-404` (see
+    /// the module docs for why).
+    pub not_found: Option<u8>,
 }
 
 /// Limits of the model.
@@ -144,10 +214,13 @@ pub struct Script {
 pub struct ModelConfig {
     /// In-progress polls: `0..max_polls`.
     pub max_polls: usize,
-    /// Generate answers without `Retry-After` (for clients with the `custom-poll-interval` ability).
+    /// Generate answers without a usable `Retry-After` — none, or `0` — (for clients with the
+    /// `custom-poll-interval` ability).
     pub absent_retry_after: bool,
     /// Generate faults.
     pub faults: bool,
+    /// Generate a 404 on an early poll (for clients with the `tolerates-early-404` ability).
+    pub early_not_found: bool,
 }
 
 impl Default for ModelConfig {
@@ -156,20 +229,43 @@ impl Default for ModelConfig {
             max_polls: 8,
             absent_retry_after: true,
             faults: true,
+            early_not_found: true,
         }
     }
 }
 
+/// Plain 1 s most of the time; [`RetryAfter::Long`] rarely, as each costs seconds of real waiting.
 fn retry_after(absent: bool) -> BoxedStrategy<RetryAfter> {
     if absent {
         prop_oneof![
-            3 => Just(RetryAfter::One),
-            1 => Just(RetryAfter::Two),
-            1 => Just(RetryAfter::Absent)
+            6 => Just(RetryAfter::One),
+            2 => Just(RetryAfter::Two),
+            1 => Just(RetryAfter::Zero),
+            1 => Just(RetryAfter::Long),
+            2 => Just(RetryAfter::Absent)
         ]
         .boxed()
     } else {
-        prop_oneof![3 => Just(RetryAfter::One), 1 => Just(RetryAfter::Two)].boxed()
+        prop_oneof![
+            6 => Just(RetryAfter::One),
+            2 => Just(RetryAfter::Two),
+            1 => Just(RetryAfter::Long)
+        ]
+        .boxed()
+    }
+}
+
+/// `Some` with this chance, else `None` — at chance 0 always `None` (proptest's `weighted` wants a
+/// chance strictly between 0 and 1).
+fn sometimes<S>(chance: f64, s: S) -> BoxedStrategy<Option<S::Value>>
+where
+    S: Strategy + 'static,
+    S::Value: Clone + std::fmt::Debug,
+{
+    if chance > 0.0 {
+        prop::option::weighted(chance, s).boxed()
+    } else {
+        Just(None).boxed()
     }
 }
 
@@ -206,23 +302,29 @@ pub fn script(operation: ClientOperation, config: &ModelConfig) -> BoxedStrategy
     ];
     let faults = config.faults;
     let fault_chance = if faults { 0.3 } else { 0.0 };
-    let throttle = prop::option::weighted(fault_chance, (site(max_poll), 1u8..=2));
-    let server_error = prop::option::weighted(
+    let throttle = sometimes(fault_chance, (site(max_poll), 1u8..=2));
+    let server_error = sometimes(
         fault_chance,
         (site(max_poll), prop_oneof![Just(500u16), Just(503u16)]),
     );
-    let dropped = prop::option::weighted(fault_chance, 1..=max_poll);
-    let latency = prop::option::weighted(
+    let dropped = sometimes(fault_chance, 1..=max_poll);
+    let latency = sometimes(
         fault_chance,
         (site(max_poll), (1u16..=5).prop_map(|n| n * 100)),
     );
+    let not_found_chance = if config.early_not_found {
+        fault_chance
+    } else {
+        0.0
+    };
+    let not_found = sometimes(not_found_chance, 1u8..=2);
     (
         retry_after(config.absent_retry_after),
         prop::collection::vec(poll, 0..config.max_polls.max(1)),
         monitor,
         prop::bool::weighted(0.2),
         terminal,
-        (throttle, server_error, dropped, latency),
+        (throttle, server_error, dropped, latency, not_found),
     )
         .prop_map(
             move |(
@@ -231,7 +333,7 @@ pub fn script(operation: ClientOperation, config: &ModelConfig) -> BoxedStrategy
                 monitor,
                 relative,
                 terminal,
-                (throttle, server_error, dropped, latency),
+                (throttle, server_error, dropped, latency, not_found),
             )| Script {
                 operation,
                 accepted_retry_after,
@@ -243,6 +345,7 @@ pub fn script(operation: ClientOperation, config: &ModelConfig) -> BoxedStrategy
                 server_error,
                 dropped,
                 latency,
+                not_found,
             },
         )
         .boxed()
@@ -290,6 +393,10 @@ impl Script {
             .dropped
             .map(|n| n.clamp(1, last))
             .filter(|n| keep(Site::Poll(*n), &mut taken));
+        s.not_found = s
+            .not_found
+            .map(|n| n.clamp(1, last))
+            .filter(|n| keep(Site::Poll(*n), &mut taken));
         s.latency = s.latency.map(|(x, ms)| (clamp(x), ms));
         s
     }
@@ -303,6 +410,7 @@ impl Script {
                 s.server_error.is_some(),
                 s.dropped.is_some(),
                 s.latency.is_some(),
+                s.not_found.is_some(),
                 s.relative,
                 s.monitor != Monitor::Location,
                 s.accepted_retry_after != RetryAfter::One,
@@ -344,6 +452,8 @@ impl Script {
                 (format!("{code} Retry-After 1"), 1.0)
             } else if s.dropped == Some(p) {
                 ("connection dropped".to_string(), 1.0)
+            } else if s.not_found == Some(p) {
+                ("404 ResourceNotFound Retry-After 1".to_string(), 1.0)
             } else if let Some(poll) = s.polls.get(in_progress.len()) {
                 in_progress.push(p);
                 let mut a = format!("202 {}", poll.retry_after.describe());
@@ -435,20 +545,12 @@ pub fn to_scenario(script: &Script, name: &str) -> Scenario {
     let (in_progress, steps, end) = s.schedule();
     let action_route = format!("service.{}", s.operation.as_str());
     let mut faults = Vec::new();
-    match s.accepted_retry_after {
-        RetryAfter::One => {}
-        RetryAfter::Two => faults.push(fault(
-            "accepted-retry-after",
-            json!({"route": action_route}),
-            json!({"retryAfter": 2}),
-            false,
-        )),
-        RetryAfter::Absent => faults.push(fault(
-            "accepted-no-retry-after",
-            json!({"route": action_route}),
-            json!("noRetryAfter"),
-            false,
-        )),
+    if let Some(action) = s.accepted_retry_after.action() {
+        let name = match s.accepted_retry_after {
+            RetryAfter::Absent => "accepted-no-retry-after",
+            _ => "accepted-retry-after",
+        };
+        faults.push(fault(name, json!({"route": action_route}), action, false));
     }
     match s.monitor {
         Monitor::Location => {}
@@ -474,20 +576,12 @@ pub fn to_scenario(script: &Script, name: &str) -> Scenario {
         ));
     }
     for (poll, n) in s.polls.iter().zip(&in_progress) {
-        match poll.retry_after {
-            RetryAfter::One => {}
-            RetryAfter::Two => faults.push(fault(
-                &format!("poll-{n}-retry-after"),
-                json!({"poll": n}),
-                json!({"retryAfter": 2}),
-                false,
-            )),
-            RetryAfter::Absent => faults.push(fault(
-                &format!("poll-{n}-no-retry-after"),
-                json!({"poll": n}),
-                json!("noRetryAfter"),
-                false,
-            )),
+        if let Some(action) = poll.retry_after.action() {
+            let name = match poll.retry_after {
+                RetryAfter::Absent => format!("poll-{n}-no-retry-after"),
+                _ => format!("poll-{n}-retry-after"),
+            };
+            faults.push(fault(&name, json!({"poll": n}), action, false));
         }
         if poll.new_location {
             faults.push(fault(
@@ -519,6 +613,17 @@ pub fn to_scenario(script: &Script, name: &str) -> Scenario {
             "drop",
             json!({"poll": n}),
             json!("dropConnection"),
+            true,
+        ));
+    }
+    if let Some(n) = s.not_found {
+        // The simulator's own answer for an operation it does not know, plus the Retry-After
+        // that says "not yet".
+        faults.push(fault(
+            "not-found-yet",
+            json!({"poll": n}),
+            json!({"error": {"status": 404, "code": "ResourceNotFound",
+                "message": "Operation result was not found.", "retryAfter": 1}}),
             true,
         ));
     }
@@ -555,10 +660,13 @@ pub fn to_scenario(script: &Script, name: &str) -> Scenario {
     // The reference client gives up at half the limit: leave it room for a slow machine.
     let limit_s = (2.0 * total + 20.0).ceil() as i64;
     let mut requires = Vec::new();
-    if s.accepted_retry_after == RetryAfter::Absent
-        || s.polls.iter().any(|p| p.retry_after == RetryAfter::Absent)
+    if s.accepted_retry_after.needs_own_interval()
+        || s.polls.iter().any(|p| p.retry_after.needs_own_interval())
     {
-        requires.push("custom-poll-interval");
+        requires.push(CUSTOM_POLL_INTERVAL_ABILITY);
+    }
+    if s.not_found.is_some() {
+        requires.push(EARLY_404_ABILITY);
     }
     let description = format!(
         "Generated by armsim fuzz. What the simulator does:\n{}",
@@ -927,7 +1035,9 @@ pub async fn fuzz_client(
 ) -> Result<FuzzReport, String> {
     let started = Instant::now();
     let mut model = opts.model.clone();
-    model.absent_retry_after &= opts.abilities.iter().any(|a| a == "custom-poll-interval");
+    let declares = |ability: &str| opts.abilities.iter().any(|a| a == ability);
+    model.absent_retry_after &= declares(CUSTOM_POLL_INTERVAL_ABILITY);
+    model.early_not_found &= declares(EARLY_404_ABILITY);
     let strategy = script(opts.operation, &model);
     let mut runner = TestRunner::new_with_rng(Config::default(), test_rng(opts.seed));
     let mut trees = Vec::new();
@@ -1118,6 +1228,7 @@ mod tests {
             server_error: None,
             dropped: None,
             latency: None,
+            not_found: None,
         };
         let (in_progress, steps, end) = s.schedule();
         // poll 1 at 1 s (running, RA 2), poll 2 at 3 s (429, RA 2), poll 3 at 5 s (running, RA 1),
@@ -1186,9 +1297,151 @@ mod tests {
             server_error: Some((Site::Poll(9), 500)),
             dropped: None,
             latency: None,
+            not_found: Some(1),
         }
         .normalised();
         assert_eq!(s.throttle, Some((Site::Poll(1), 1)));
         assert_eq!(s.server_error, None);
+        assert_eq!(s.not_found, None, "poll 1 is taken by the throttle");
+    }
+
+    /// The plainest behaviour: what every script shrinks to when every step still fails.
+    fn plainest(operation: ClientOperation) -> Script {
+        Script {
+            operation,
+            accepted_retry_after: RetryAfter::One,
+            polls: vec![],
+            monitor: Monitor::Location,
+            relative: false,
+            terminal: Terminal::Succeeded,
+            throttle: None,
+            server_error: None,
+            dropped: None,
+            latency: None,
+            not_found: None,
+        }
+    }
+
+    fn faults_of(sc: &Scenario) -> Vec<Value> {
+        sc.faults
+            .rules
+            .iter()
+            .map(|r| serde_json::to_value(r).expect("a fault serialises"))
+            .collect()
+    }
+
+    #[test]
+    fn retry_after_zero_and_a_long_one_reach_the_wire_and_the_schedule() {
+        let s = Script {
+            accepted_retry_after: RetryAfter::Zero,
+            polls: vec![
+                Poll {
+                    retry_after: RetryAfter::Long,
+                    new_location: false,
+                },
+                Poll {
+                    retry_after: RetryAfter::Zero,
+                    new_location: false,
+                },
+            ],
+            ..plainest(ClientOperation::Backup)
+        };
+        let sc = to_scenario(&s, "fuzz-test");
+        let faults = faults_of(&sc);
+        let retry_afters: Vec<&Value> = faults
+            .iter()
+            .filter_map(|f| f["action"].get("retryAfter"))
+            .collect();
+        assert_eq!(retry_afters, vec![&json!(0), &json!(5), &json!(0)]);
+        assert_eq!(sc.requires, vec!["custom-poll-interval".to_string()]);
+        // After a 0 the schedule assumes the client's own interval (1 s), after the long one 5 s:
+        // POST at 0, poll 1 at 1 (running, RA 5), poll 2 at 6 (running, RA 0), poll 3 at 7: done.
+        let (in_progress, steps, end) = s.schedule();
+        assert_eq!(in_progress, vec![1, 2]);
+        let at: Vec<f64> = steps.iter().map(|x| x.at).collect();
+        assert_eq!(at, vec![0.0, 1.0, 6.0, 7.0]);
+        assert!((end - 6.5).abs() < 1e-9, "{end}");
+        // The time limit still leaves the reference client (which gives up at half) its room.
+        let limit = sc.time_limit.expect("a time limit").as_millis();
+        assert!(limit >= 2 * 7_000 + 20_000, "{limit}");
+        assert!(
+            s.trace().contains("poll 1 -> 202 Retry-After 5"),
+            "{}",
+            s.trace()
+        );
+    }
+
+    #[test]
+    fn an_early_404_says_not_yet_and_needs_the_ability() {
+        let s = Script {
+            not_found: Some(1),
+            polls: vec![Poll {
+                retry_after: RetryAfter::One,
+                new_location: false,
+            }],
+            ..plainest(ClientOperation::Restore)
+        };
+        let sc = to_scenario(&s, "fuzz-test");
+        let faults = faults_of(&sc);
+        let not_found = faults
+            .iter()
+            .find(|f| f["action"]["error"]["status"] == json!(404))
+            .expect("a 404 fault");
+        assert_eq!(not_found["when"], json!({"poll": 1}));
+        assert_eq!(not_found["times"], json!(1));
+        assert_eq!(
+            not_found["action"]["error"]["code"],
+            json!("ResourceNotFound")
+        );
+        assert_eq!(not_found["action"]["error"]["retryAfter"], json!(1));
+        assert_eq!(sc.requires, vec![EARLY_404_ABILITY.to_string()]);
+        // The 404 is not a running poll: the running one is poll 2, the end poll 3.
+        let (in_progress, _, _) = s.schedule();
+        assert_eq!(in_progress, vec![2]);
+        assert!(
+            s.trace()
+                .contains("poll 1 -> 404 ResourceNotFound Retry-After 1"),
+            "{}",
+            s.trace()
+        );
+        // Without the ability the model never generates it.
+        let mut runner = TestRunner::new_with_rng(Config::default(), test_rng(3));
+        let model = ModelConfig {
+            early_not_found: false,
+            ..ModelConfig::default()
+        };
+        let strategy = script(ClientOperation::Backup, &model);
+        for _ in 0..300 {
+            let s = strategy.new_tree(&mut runner).expect("a case").current();
+            assert_eq!(s.not_found, None);
+        }
+    }
+
+    /// Every part of the model shrinks toward its plainest form: one `Retry-After` second, no
+    /// faults, Location, success.
+    #[test]
+    fn a_script_that_keeps_failing_shrinks_to_the_plainest_behaviour() {
+        let mut runner = TestRunner::new_with_rng(Config::default(), test_rng(11));
+        let strategy = script(ClientOperation::Backup, &ModelConfig::default());
+        let mut seen_long = false;
+        let mut seen_zero = false;
+        let mut seen_404 = false;
+        for _ in 0..300 {
+            let mut tree = strategy.new_tree(&mut runner).expect("a case");
+            let first = tree.current();
+            seen_long |= first.accepted_retry_after == RetryAfter::Long;
+            seen_zero |= first.accepted_retry_after == RetryAfter::Zero;
+            seen_404 |= first.not_found.is_some();
+            while tree.simplify() {}
+            assert_eq!(
+                tree.current().normalised(),
+                plainest(ClientOperation::Backup),
+                "from {first:?}"
+            );
+        }
+        assert!(
+            seen_long && seen_zero && seen_404,
+            "the model generates them"
+        );
     }
 }
