@@ -41,7 +41,16 @@
 //! The operation's duration is computed from the script's schedule of waits so that exactly the scripted
 //! polls see it running: it ends half a wait after the last of them, which leaves each side of the race
 //! half a second or more of slack.
+//!
+//! In-process, that sleeping is what made a case cost seconds. So [`check_poller`] runs at a *pace*
+//! ([`PollerCheck::pace`], default [`DEFAULT_PACE`] = 0.1): the poller waits through
+//! [`PollerEnv::sleep`], which sleeps `pace` times the wait asked; the simulator's clock runs at
+//! `FUZZ_TIME_SCALE / pace`; latency faults are scaled by `pace`; and the oracle judges gaps against
+//! `Retry-After × pace` ([`oracle::Context::pace`]). The poller sees exactly the answers and headers
+//! of a real-time run — `Retry-After: 2` still says 2 — in a tenth of the time; the slack of the race
+//! shrinks with the pace too (50 ms at 0.1), which an in-process HTTP round trip stays well within.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,7 +58,9 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, RngSeed, TestRng, TestRunner,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -541,6 +552,13 @@ fn when(site: Site, action_route: &str) -> Value {
 /// The client scenario that makes the simulator behave as `script` says; its expectation is success
 /// unless the script ends in a service failure.
 pub fn to_scenario(script: &Script, name: &str) -> Scenario {
+    to_scenario_paced(script, name, 1.0)
+}
+
+/// [`to_scenario`] for a poller whose waits last `pace` times the protocol's: the same faults and
+/// headers, the same virtual schedule, with latency faults (wall milliseconds) scaled by `pace` so
+/// they keep their place in the schedule. The simulator's clock must run at `FUZZ_TIME_SCALE / pace`.
+fn to_scenario_paced(script: &Script, name: &str, pace: f64) -> Scenario {
     let s = script.normalised();
     let (in_progress, steps, end) = s.schedule();
     let action_route = format!("service.{}", s.operation.as_str());
@@ -628,10 +646,11 @@ pub fn to_scenario(script: &Script, name: &str) -> Scenario {
         ));
     }
     if let Some((site, ms)) = s.latency {
+        let wall_ms = (f64::from(ms) * pace).round() as u64;
         faults.push(fault(
             "latency",
             when(site, &action_route),
-            json!({"latency": {"ms": ms}}),
+            json!({"latency": {"ms": wall_ms}}),
             true,
         ));
     }
@@ -702,11 +721,45 @@ fn loaded(scenario: Scenario) -> LoadedScenario {
     }
 }
 
-fn error_findings(findings: &[Finding]) -> Vec<&Finding> {
-    findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect()
+/// How a run failed: which rules it broke, and what they say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The ids of the broken error rules (`lro.retry-after-honoured`, `scenario.client-exit`, …).
+    /// Shrinking keeps a smaller case only if it breaks exactly these: a simpler case that fails
+    /// some other way is another bug, not a smaller reproduction of this one.
+    pub rules: BTreeSet<String>,
+    /// The findings, expected and actual side by side.
+    pub findings: String,
+}
+
+impl Failure {
+    /// The failure the error findings make; `None` when there are none.
+    fn of(findings: &[Finding]) -> Option<Failure> {
+        let errors: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        if errors.is_empty() {
+            return None;
+        }
+        Some(Failure {
+            rules: errors.iter().map(|f| f.rule.clone()).collect(),
+            findings: describe_findings(&errors),
+        })
+    }
+
+    /// armsim could not run the case: a failure of its own kind.
+    fn harness(e: String) -> Failure {
+        Failure {
+            rules: ["armsim.error".to_string()].into_iter().collect(),
+            findings: format!("  armsim could not run the case: {e}"),
+        }
+    }
+
+    /// The broken rules, comma-separated.
+    pub fn rule_list(&self) -> String {
+        self.rules.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
 }
 
 fn describe_findings(findings: &[&Finding]) -> String {
@@ -722,9 +775,62 @@ fn describe_findings(findings: &[&Finding]) -> String {
         .join("\n")
 }
 
+/// Shrinks `tree` as proptest does — simplify while the case still fails, complicate when it stops.
+/// `run` judges one case:
+/// `Ok(None)` it passed, `Ok(Some)` it failed, `Err` armsim could not run it. Stops after `max_runs`
+/// runs or `max_time`. Returns the smallest failing case, its failure and the runs spent.
+async fn shrink<T, F, Fut>(
+    tree: &mut T,
+    first: Failure,
+    max_runs: u32,
+    max_time: Duration,
+    mut run: F,
+) -> Result<(Script, Failure, u32), String>
+where
+    T: ValueTree<Value = Script>,
+    F: FnMut(Script) -> Fut,
+    Fut: Future<Output = Result<Option<Failure>, String>>,
+{
+    let mut best = (tree.current(), first);
+    let mut runs = 0;
+    let started = Instant::now();
+    if !tree.simplify() {
+        return Ok((best.0, best.1, runs));
+    }
+    while runs < max_runs && started.elapsed() < max_time {
+        let candidate = tree.current();
+        let result = if candidate.normalised() == best.0.normalised() {
+            // Same behaviour once normalised: no need to run the client again.
+            Some(best.1.clone())
+        } else {
+            runs += 1;
+            run(candidate.clone()).await?
+        };
+        let more = match result {
+            Some(f) => {
+                best = (candidate, f);
+                tree.simplify()
+            }
+            _ => tree.complicate(),
+        };
+        if !more {
+            break;
+        }
+    }
+    Ok((best.0, best.1, runs))
+}
+
 // ---- in-process: Rust pollers -----------------------------------------------------------------------
 
-/// What a poller under test is given: where ARM is and what to back up or restore.
+/// Wall seconds per second of protocol wait in [`check_poller`] unless [`PollerCheck::pace`] says
+/// otherwise: a case costs a tenth of its real waiting.
+pub const DEFAULT_PACE: f64 = 0.1;
+
+/// The least wall time an in-process case gets before the poller is stopped, whatever the pace:
+/// HTTP round trips do not get faster with it.
+const MIN_IN_PROCESS_LIMIT: Duration = Duration::from_secs(10);
+
+/// What a poller under test is given: where ARM is, what to back up or restore, and how to wait.
 #[derive(Debug, Clone)]
 pub struct PollerEnv {
     /// `http://127.0.0.1:PORT` (plain HTTP: no certificate to trust).
@@ -739,6 +845,8 @@ pub struct PollerEnv {
     pub storage_key: String,
     pub container: String,
     pub backup_name: String,
+    /// Wall seconds per second of protocol wait: [`PollerCheck::pace`]. [`PollerEnv::sleep`] applies it.
+    pub pace: f64,
 }
 
 impl PollerEnv {
@@ -764,6 +872,15 @@ impl PollerEnv {
             "accessKey": self.storage_key,
         })
     }
+
+    /// Waits `wait` of protocol time — a `Retry-After`, a retry's back-off, the poller's own
+    /// interval — in `wait × pace` of wall time. The simulator's clock runs `1 / pace` times faster
+    /// to match, so the poller gets exactly the answers, headers included, that it would get waiting
+    /// in real time, in a fraction of the time. A poller under test sleeps through this (in
+    /// production, through `tokio::time::sleep`); one that sleeps on its own wants `pace` 1.
+    pub async fn sleep(&self, wait: Duration) {
+        tokio::time::sleep(wait.mul_f64(self.pace)).await;
+    }
 }
 
 /// What the poller concluded.
@@ -780,13 +897,24 @@ pub enum PollerOutcome {
 #[derive(Debug, Clone)]
 pub struct PollerCheck {
     pub operation: ClientOperation,
+    /// What to generate. The default includes every behaviour of the model, the 404 on an early poll
+    /// too (`model.early_not_found = false` for a poller that, like the official SDKs, takes every
+    /// 4xx on a poll for the end).
     pub model: ModelConfig,
-    /// Cases; default `PROPTEST_CASES`, else 16 (each case is a few seconds of the poller's sleeping).
+    /// Cases; default `PROPTEST_CASES`, else 64.
     pub cases: u32,
     /// Shrinking re-runs the poller: at most this many times.
     pub max_shrink_iters: u32,
     /// Keep failing cases in `{test file}.proptest-regressions` beside the test file and try them first.
     pub persist_failures: bool,
+    /// Wall seconds per second of protocol wait ([`DEFAULT_PACE`]); see [`PollerEnv::sleep`]. 1 runs
+    /// in real time (for a poller that cannot sleep through `PollerEnv::sleep`). Much below 0.1 the
+    /// race's slack (half a wait × pace) nears an HTTP round trip, and long behaviours drift: the
+    /// poller then sees fewer running polls than scripted (at 0.02, 22 of 40 cases with up to 8 polls
+    /// drifted; at 0.1, none).
+    pub pace: f64,
+    /// A fixed seed for the generator; default proptest's (`PROPTEST_RNG_SEED`, else random).
+    pub rng_seed: Option<u64>,
 }
 
 impl PollerCheck {
@@ -794,7 +922,7 @@ impl PollerCheck {
         let cases = std::env::var("PROPTEST_CASES")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(16);
+            .unwrap_or(64);
         Self {
             operation,
             model: ModelConfig {
@@ -804,21 +932,33 @@ impl PollerCheck {
             cases,
             max_shrink_iters: 64,
             persist_failures: true,
+            pace: DEFAULT_PACE,
+            rng_seed: None,
         }
     }
 }
 
-/// Judges one run of a Rust poller against one script: `Ok` or the reasons it failed.
-pub async fn judge_poller<F, Fut>(script: &Script, seed: u64, poller: &F) -> Result<(), String>
+/// Judges one run of a Rust poller against one script, its waits at `pace` (see
+/// [`PollerEnv::sleep`]): `Ok(None)` it passed, `Ok(Some)` how it failed, `Err` armsim could not run
+/// the case.
+pub async fn judge_poller<F, Fut>(
+    script: &Script,
+    seed: u64,
+    pace: f64,
+    poller: &F,
+) -> Result<Option<Failure>, String>
 where
     F: Fn(PollerEnv) -> Fut,
     Fut: Future<Output = PollerOutcome>,
 {
-    let s = loaded(to_scenario(script, "fuzz-in-process"));
+    if !(pace > 0.0 && pace.is_finite()) {
+        return Err(format!("the pace must be a positive number, not {pace}"));
+    }
+    let s = loaded(to_scenario_paced(script, "fuzz-in-process", pace));
     let Some(client) = s.scenario.client.clone() else {
         return Err("the generated scenario has no client".into());
     };
-    let server = RunningServer::start(run::sim_config(&s, seed, FUZZ_TIME_SCALE)?).await?;
+    let server = RunningServer::start(run::sim_config(&s, seed, FUZZ_TIME_SCALE / pace)?).await?;
     let sim = server.sim.clone();
     let state = sim.state();
     let service = state
@@ -847,13 +987,16 @@ where
             .unwrap_or_default(),
         container: client.container.clone(),
         backup_name: client.backup_name.clone(),
+        pace,
     };
     let start_seq = sim.journal().last().map(|e| e.seq).unwrap_or(0);
     let limit = s
         .scenario
         .time_limit
         .map(|d| Duration::from_millis(d.as_millis().max(0) as u64))
-        .unwrap_or(run::DEFAULT_TIME_LIMIT);
+        .unwrap_or(run::DEFAULT_TIME_LIMIT)
+        .mul_f64(pace)
+        .max(MIN_IN_PROCESS_LIMIT);
     let started = Instant::now();
     let outcome = tokio::time::timeout(limit, poller(env)).await;
     let mut exit = ClientExit {
@@ -870,16 +1013,13 @@ where
     }
     let journal = sim.journal_since(start_seq);
     server.shutdown().await;
-    let mut verdict = oracle::judge(&journal, &exit, &run::oracle_context(&s.scenario));
+    let mut ctx = run::oracle_context(&s.scenario);
+    ctx.pace = pace;
+    let mut verdict = oracle::judge(&journal, &exit, &ctx);
     oracle::apply_overrides(&mut verdict, &s.scenario.oracle);
     let mut findings = verdict.findings;
     findings.extend(run::check_client(&client, &exit, &journal));
-    let errors = error_findings(&findings);
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(describe_findings(&errors))
-    }
+    Ok(Failure::of(&findings))
 }
 
 /// For every generated behaviour, the poller reaches the right outcome and breaks no error rule of the
@@ -898,7 +1038,7 @@ where
         .enable_all()
         .build()
         .expect("a tokio runtime for the simulator");
-    let config = Config {
+    let mut config = Config {
         cases: check.cases,
         max_shrink_iters: check.max_shrink_iters,
         source_file: Some(caller),
@@ -909,12 +1049,23 @@ where
         }),
         ..Config::default()
     };
+    if let Some(seed) = check.rng_seed {
+        config.rng_seed = RngSeed::Fixed(seed);
+    }
     let mut runner = TestRunner::new(config);
     let strategy = script(check.operation, &check.model);
     let result = runner.run(&strategy, |s| {
-        runtime
-            .block_on(judge_poller(&s, 0, &poller))
-            .map_err(|e| TestCaseError::fail(format!("{}\n{e}", s.trace())))
+        let failure = match runtime.block_on(judge_poller(&s, 0, check.pace, &poller)) {
+            Ok(None) => return Ok(()),
+            Ok(Some(f)) => f,
+            Err(e) => Failure::harness(e),
+        };
+        Err(TestCaseError::fail(format!(
+            "{}broke {}\n{}",
+            s.trace(),
+            failure.rule_list(),
+            failure.findings
+        )))
     });
     if let Err(e) = result {
         let detail = match &e {
@@ -960,6 +1111,8 @@ pub struct Shrunk {
     pub case: u32,
     pub original_size: usize,
     pub script: Script,
+    /// The rules it breaks: the same as the original case's.
+    pub rules: BTreeSet<String>,
     pub findings: String,
     /// Client runs spent shrinking.
     pub shrink_runs: u32,
@@ -977,18 +1130,18 @@ pub struct FuzzReport {
     pub reproduce: Option<String>,
 }
 
-/// The error findings of one client run of one script (`None`: it passed or was skipped).
+/// How one client run of one script failed (`None`: it passed or was skipped).
 async fn run_case(
     script: &Script,
     name: &str,
     client: &str,
     abilities: &[String],
     seed: u64,
-) -> Result<Option<String>, String> {
+) -> Result<Option<Failure>, String> {
     let s = loaded(to_scenario(script, name));
     let r = run::run_client_scenario(&s, client, abilities, seed).await?;
     Ok(match r.outcome {
-        Outcome::Failed => Some(describe_findings(&error_findings(&r.findings))),
+        Outcome::Failed => Failure::of(&r.findings),
         _ => None,
     })
 }
@@ -1081,7 +1234,7 @@ pub async fn fuzz_client(
             Ok(Some(failed))
         }));
     }
-    let mut first: Option<(usize, String)> = None;
+    let mut first: Option<(usize, Failure)> = None;
     let mut cases_run = 0;
     for (i, t) in tasks.into_iter().enumerate() {
         match t.await.map_err(|e| format!("a case panicked: {e}"))?? {
@@ -1104,42 +1257,26 @@ pub async fn fuzz_client(
             reproduce: None,
         });
     };
-    // Shrink as proptest does: simplify while it still fails, complicate when it stops failing.
     let mut tree = trees.swap_remove(index);
     let original_size = tree.current().size();
-    let mut best = (tree.current(), findings);
-    let mut shrink_runs = 0;
     let name = format!(
         "fuzz-{}-{}-seed-{}-case-{index}",
         client_slug(&opts.client),
         opts.operation.as_str(),
         opts.seed
     );
-    let shrink_started = Instant::now();
-    if tree.simplify() {
-        while shrink_runs < opts.max_shrink_runs && shrink_started.elapsed() < opts.max_shrink_time
-        {
-            let candidate = tree.current();
-            let result = if candidate.normalised() == best.0.normalised() {
-                // Same behaviour once normalised: no need to run the client again.
-                Some(best.1.clone())
-            } else {
-                shrink_runs += 1;
-                run_case(&candidate, &name, &opts.client, &opts.abilities, opts.seed).await?
-            };
-            let more = match result {
-                Some(f) => {
-                    best = (candidate, f);
-                    tree.simplify()
-                }
-                None => tree.complicate(),
-            };
-            if !more {
-                break;
-            }
-        }
-    }
-    let scenario = to_scenario(&best.0, &name);
+    let (shrunk, failure, shrink_runs) = shrink(
+        &mut tree,
+        findings,
+        opts.max_shrink_runs,
+        opts.max_shrink_time,
+        |candidate| {
+            let (name, client, abilities, seed) = (&name, &opts.client, &opts.abilities, opts.seed);
+            async move { run_case(&candidate, name, client, abilities, seed).await }
+        },
+    )
+    .await?;
+    let scenario = to_scenario(&shrunk, &name);
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
     let file = opts.out.join(format!("{name}.yaml"));
     std::fs::write(&file, to_yaml(&scenario)?).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -1160,8 +1297,9 @@ pub async fn fuzz_client(
         failure: Some(Shrunk {
             case: index as u32,
             original_size,
-            script: best.0.normalised(),
-            findings: best.1,
+            script: shrunk.normalised(),
+            rules: failure.rules,
+            findings: failure.findings,
             shrink_runs,
             file,
         }),
@@ -1272,6 +1410,92 @@ mod tests {
                 },
             }
         });
+    }
+
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(u16, Option<String>)>>>;
+
+    /// A Location poller that honours Retry-After through `env.sleep` and records every answer's
+    /// status and Retry-After.
+    async fn recording_poller(env: PollerEnv, seen: Seen) -> PollerOutcome {
+        let http =
+            crate::http::HttpClient::new(&env.endpoint, Some(env.token.clone())).expect("a client");
+        let mut answer = http
+            .send(
+                "POST",
+                &env.action_url(),
+                &[],
+                Some(&env.action_body()),
+                false,
+            )
+            .await
+            .expect("an answer");
+        let mut location = String::new();
+        loop {
+            let ra = answer.header("retry-after").map(str::to_string);
+            seen.lock()
+                .expect("not poisoned")
+                .push((answer.status, ra.clone()));
+            if answer.status != 202 {
+                return PollerOutcome::Succeeded;
+            }
+            location = answer.header("location").map_or(location, str::to_string);
+            let secs = ra.and_then(|v| v.parse().ok()).unwrap_or(1);
+            env.sleep(Duration::from_secs(secs)).await;
+            answer = http
+                .send("GET", &location, &[], None, false)
+                .await
+                .expect("an answer");
+        }
+    }
+
+    /// The pace changes how long the poller sleeps, not what it sees: the same answers with the same
+    /// Retry-After, in a fraction of the time.
+    #[test]
+    fn a_paced_case_sees_the_same_answers_in_a_fraction_of_the_time() {
+        let s = Script {
+            polls: vec![
+                Poll {
+                    retry_after: RetryAfter::Two,
+                    new_location: false,
+                },
+                Poll {
+                    retry_after: RetryAfter::One,
+                    new_location: false,
+                },
+            ],
+            ..plainest(ClientOperation::Backup)
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let run = |pace: f64| {
+            let seen = Seen::default();
+            let started = Instant::now();
+            let poller = |env: PollerEnv| recording_poller(env, seen.clone());
+            let verdict = rt
+                .block_on(judge_poller(&s, 0, pace, &poller))
+                .expect("the case runs");
+            let answers = seen.lock().expect("not poisoned").clone();
+            (verdict, answers, started.elapsed())
+        };
+        let (real_verdict, real, real_time) = run(1.0);
+        let (paced_verdict, paced, paced_time) = run(DEFAULT_PACE);
+        assert_eq!(real_verdict, None);
+        assert_eq!(
+            paced_verdict, None,
+            "judged at its pace, the paced poller is patient"
+        );
+        let ra = |v: &str| Some(v.to_string());
+        let expected = vec![(202, ra("1")), (202, ra("2")), (202, ra("1")), (200, None)];
+        assert_eq!(real, expected);
+        assert_eq!(paced, expected);
+        assert!(real_time >= Duration::from_secs(4), "{real_time:?}");
+        assert!(
+            paced_time < real_time / 3,
+            "paced {paced_time:?}, real {real_time:?}"
+        );
     }
 
     #[test]
