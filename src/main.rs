@@ -333,6 +333,10 @@ async fn fuzz(args: FuzzArgs) -> Result<ExitCode, String> {
                 f.shrink_runs,
                 f.script.trace()
             );
+            println!(
+                "it breaks {} (as the original case did):",
+                f.rules.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
             println!("{}", f.findings);
             println!("written to {}", f.file.display());
             if let Some(r) = &report.reproduce {

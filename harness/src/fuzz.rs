@@ -49,7 +49,16 @@
 //! `Retry-After × pace` ([`oracle::Context::pace`]). The poller sees exactly the answers and headers
 //! of a real-time run — `Retry-After: 2` still says 2 — in a tenth of the time; the slack of the race
 //! shrinks with the pace too (50 ms at 0.1), which an in-process HTTP round trip stays well within.
+//!
+//! # Shrinking
+//!
+//! proptest keeps any smaller case that still fails. A smaller case can fail for another reason — a
+//! different bug, or the same poller tripping over something simpler — and shrinking would slide onto
+//! it. Both [`check_poller`] and [`fuzz_client`] count a case as failing while shrinking only if it
+//! breaks exactly the rules the first failure broke ([`Failure::rules`]), so the shrunk case
+//! reproduces the failure that was found.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -775,8 +784,9 @@ fn describe_findings(findings: &[&Finding]) -> String {
         .join("\n")
 }
 
-/// Shrinks `tree` as proptest does — simplify while the case still fails, complicate when it stops.
-/// `run` judges one case:
+/// Shrinks `tree` as proptest does — simplify while the case still fails, complicate when it stops —
+/// except that a case failing *differently* (another set of broken rules than `first`) counts as
+/// passing, so the shrunk case reproduces the failure that was found. `run` judges one case:
 /// `Ok(None)` it passed, `Ok(Some)` it failed, `Err` armsim could not run it. Stops after `max_runs`
 /// runs or `max_time`. Returns the smallest failing case, its failure and the runs spent.
 async fn shrink<T, F, Fut>(
@@ -807,7 +817,7 @@ where
             run(candidate.clone()).await?
         };
         let more = match result {
-            Some(f) => {
+            Some(f) if f.rules == best.1.rules => {
                 best = (candidate, f);
                 tree.simplify()
             }
@@ -1025,7 +1035,8 @@ where
 /// For every generated behaviour, the poller reaches the right outcome and breaks no error rule of the
 /// oracle. Panics with the shrunk behaviour (a trace and the scenario file) otherwise, like a failing
 /// `proptest!`; failures are kept in `{test file}.proptest-regressions` beside the calling test file
-/// and tried first next time.
+/// and tried first next time. The shrunk behaviour breaks the same rules as the first failure found:
+/// a simpler case that fails some other way does not count while shrinking.
 #[track_caller]
 pub fn check_poller<F, Fut>(check: PollerCheck, poller: F)
 where
@@ -1054,12 +1065,19 @@ where
     }
     let mut runner = TestRunner::new(config);
     let strategy = script(check.operation, &check.model);
+    // The rules the first failure broke: while shrinking, only a case that breaks the same ones fails.
+    let first: RefCell<Option<BTreeSet<String>>> = RefCell::new(None);
     let result = runner.run(&strategy, |s| {
         let failure = match runtime.block_on(judge_poller(&s, 0, check.pace, &poller)) {
             Ok(None) => return Ok(()),
             Ok(Some(f)) => f,
             Err(e) => Failure::harness(e),
         };
+        let mut first = first.borrow_mut();
+        if first.as_ref().is_some_and(|rules| *rules != failure.rules) {
+            return Ok(());
+        }
+        *first = Some(failure.rules.clone());
         Err(TestCaseError::fail(format!(
             "{}broke {}\n{}",
             s.trace(),
@@ -1498,6 +1516,88 @@ mod tests {
         );
     }
 
+    /// Fails one way when its single poll finds the operation running (it takes that for the end:
+    /// lro.waits-for-terminal) and another when the poll finds it over (it reports a failure).
+    /// Records which, per case.
+    async fn hasty_poller(
+        env: PollerEnv,
+        kinds: std::sync::Arc<std::sync::Mutex<Vec<bool>>>,
+    ) -> PollerOutcome {
+        let failed = |code: &str| PollerOutcome::Failed { code: code.into() };
+        let http =
+            crate::http::HttpClient::new(&env.endpoint, Some(env.token.clone())).expect("a client");
+        let Ok(accepted) = http
+            .send(
+                "POST",
+                &env.action_url(),
+                &[],
+                Some(&env.action_body()),
+                false,
+            )
+            .await
+        else {
+            return failed("Broken");
+        };
+        let Some(url) = accepted
+            .header("azure-asyncoperation")
+            .or(accepted.header("location"))
+            .map(str::to_string)
+        else {
+            return failed("NoMonitor");
+        };
+        env.sleep(Duration::from_secs(1)).await;
+        let Ok(r) = http.send("GET", &url, &[], None, false).await else {
+            return failed("Broken");
+        };
+        let status = r
+            .json()
+            .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string));
+        let running = r.status == 202 || status.as_deref() == Some("InProgress");
+        kinds.lock().expect("not poisoned").push(running);
+        if running {
+            PollerOutcome::Succeeded
+        } else {
+            failed("Nope")
+        }
+    }
+
+    /// The first case has running polls, so the poller breaks lro.waits-for-terminal; the plainest
+    /// case (no running poll) makes it fail another way. Shrinking must not slip onto that one.
+    #[test]
+    fn check_poller_shrinks_to_a_case_that_fails_the_way_the_first_did() {
+        let kinds = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut check = PollerCheck::new(ClientOperation::Backup);
+        check.cases = 8;
+        check.max_shrink_iters = 24;
+        check.persist_failures = false;
+        check.rng_seed = Some(4);
+        check.model.faults = false;
+        let recorded = kinds.clone();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_poller(check, |env| hasty_poller(env, recorded.clone()))
+        }))
+        .expect_err("the poller fails");
+        let message = panicked
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        let kinds = kinds.lock().expect("not poisoned").clone();
+        assert_eq!(
+            kinds.first(),
+            Some(&true),
+            "the seed's first case has a running poll (else this test proves nothing)"
+        );
+        assert!(
+            kinds.contains(&false),
+            "shrinking tried a case that fails the other way"
+        );
+        assert!(
+            message.contains("broke lro.waits-for-terminal"),
+            "{message}"
+        );
+        assert!(!message.contains("outcome.success-reported"), "{message}");
+    }
+
     #[test]
     fn a_client_command_gives_a_kebab_case_word_for_file_names() {
         assert_eq!(
@@ -1667,5 +1767,73 @@ mod tests {
             seen_long && seen_zero && seen_404,
             "the model generates them"
         );
+    }
+
+    fn failure(rule: &str) -> Failure {
+        Failure {
+            rules: [rule.to_string()].into_iter().collect(),
+            findings: format!("  {rule}: …"),
+        }
+    }
+
+    /// A judge that fails every case, but one way with a dropped connection and another without:
+    /// a shrink that accepted any failure would end at the plainest behaviour, without the drop.
+    #[test]
+    fn shrinking_keeps_the_failure_it_found_and_skips_a_different_one() {
+        let mut runner = TestRunner::new_with_rng(Config::default(), test_rng(5));
+        let strategy = script(ClientOperation::Backup, &ModelConfig::default());
+        let judge = |s: &Script| {
+            if s.normalised().dropped.is_some() {
+                failure("retry.transient-retried")
+            } else {
+                failure("lro.waits-for-terminal")
+            }
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let mut shrunk_some = 0;
+        for _ in 0..200 {
+            let mut tree = strategy.new_tree(&mut runner).expect("a case");
+            let original = tree.current();
+            if original.normalised().dropped.is_none() || original.size() < 3 {
+                continue;
+            }
+            let first = judge(&original);
+            let (shrunk, f, runs) = rt
+                .block_on(shrink(
+                    &mut tree,
+                    first.clone(),
+                    500,
+                    Duration::from_secs(60),
+                    |c| {
+                        let r = judge(&c);
+                        async move { Ok(Some(r)) }
+                    },
+                ))
+                .expect("shrinks");
+            assert_eq!(f.rules, first.rules, "{original:?} -> {shrunk:?}");
+            let shrunk = shrunk.normalised();
+            assert!(shrunk.dropped.is_some(), "{original:?} -> {shrunk:?}");
+            // Everything else goes but a running poll or two (proptest shrinks the parts of a
+            // tuple in order and does not go back: a poll kept while a fault still sat on the
+            // drop's poll stays).
+            assert_eq!(
+                Script {
+                    dropped: None,
+                    polls: vec![],
+                    ..shrunk.clone()
+                },
+                plainest(ClientOperation::Backup),
+                "{original:?} -> {shrunk:?}"
+            );
+            assert!(
+                shrunk.size() < original.size(),
+                "{original:?} -> {shrunk:?}"
+            );
+            assert!(runs > 0);
+            shrunk_some += 1;
+        }
+        assert!(shrunk_some >= 10, "only {shrunk_some} cases had a drop");
     }
 }
