@@ -61,7 +61,8 @@ struct FuzzArgs {
     /// Cases run at once (default: 4 per core: clients mostly sleep on Retry-After).
     #[arg(long)]
     jobs: Option<usize>,
-    /// A client ability (`custom-poll-interval`: answers may come without Retry-After); repeatable.
+    /// A client ability (`custom-poll-interval`: answers may come without a usable Retry-After;
+    /// `tolerates-early-404`: an early poll may get a 404 that says Retry-After); repeatable.
     #[arg(long = "ability")]
     abilities: Vec<String>,
     /// In-progress polls per behaviour: 0 to this, exclusive.
@@ -98,7 +99,8 @@ struct RunArgs {
     /// Scenarios run at once (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
-    /// A client ability a scenario may require (`custom-poll-interval`); repeatable.
+    /// A client ability a scenario may require (`custom-poll-interval`, `tolerates-early-404`);
+    /// repeatable.
     #[arg(long = "ability")]
     abilities: Vec<String>,
     /// Seed for every random choice (ids, keys, probabilistic faults).
@@ -330,6 +332,10 @@ async fn fuzz(args: FuzzArgs) -> Result<ExitCode, String> {
                 f.script.size(),
                 f.shrink_runs,
                 f.script.trace()
+            );
+            println!(
+                "it breaks {} (as the original case did):",
+                f.rules.iter().cloned().collect::<Vec<_>>().join(", ")
             );
             println!("{}", f.findings);
             println!("written to {}", f.file.display());

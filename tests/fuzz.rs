@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use armsim_harness::fuzz::{self, Monitor, Poll, RetryAfter, Script, Terminal};
+use armsim_harness::scenario::ClientOperation;
+
 fn armsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_armsim"))
         .args(args)
@@ -99,6 +102,8 @@ fn the_reference_client_passes_generated_backups_and_restores() {
             op,
             "--ability",
             "custom-poll-interval",
+            "--ability",
+            "tolerates-early-404",
             "--cases",
             "24",
             "--seed",
@@ -112,4 +117,127 @@ fn the_reference_client_passes_generated_backups_and_restores() {
         assert_eq!(o.status.code(), Some(0), "{op}: {t}");
         assert!(t.contains("24 cases passed"), "{t}");
     }
+}
+
+/// One running poll, plain headers, success: what the tests below vary.
+fn plain(operation: ClientOperation) -> Script {
+    Script {
+        operation,
+        accepted_retry_after: RetryAfter::One,
+        polls: vec![Poll {
+            retry_after: RetryAfter::One,
+            new_location: false,
+        }],
+        monitor: Monitor::Location,
+        relative: false,
+        terminal: Terminal::Succeeded,
+        throttle: None,
+        server_error: None,
+        dropped: None,
+        latency: None,
+        not_found: None,
+    }
+}
+
+/// `armsim run FILE --client CMD --ability …` with the given abilities.
+fn replay(file: &Path, client: &str, abilities: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        file.to_str().expect("utf-8 path"),
+        "--client",
+        client,
+    ];
+    for a in abilities {
+        args.extend(["--ability", a]);
+    }
+    armsim(&args)
+}
+
+#[test]
+fn an_early_404_is_survived_by_the_reference_client_and_fails_one_that_gives_up_on_it() {
+    let out = scratch("early-404");
+    std::fs::create_dir_all(&out).expect("scratch dir");
+    let file = out.join("fuzz-early-404.yaml");
+    let script = Script {
+        not_found: Some(1),
+        ..plain(ClientOperation::Backup)
+    };
+    fuzz::write_scenario(&file, &script, "fuzz-early-404").expect("written");
+    let abilities = ["tolerates-early-404"];
+
+    let passed = replay(&file, "python3 tests/clients/reference.py", &abilities);
+    let t = text(&passed);
+    assert_eq!(passed.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("1 passed, 0 failed, 0 skipped, 0 warning(s)"),
+        "{t}"
+    );
+
+    let failed = replay(
+        &file,
+        "python3 tests/clients/broken_gives_up_on_404.py",
+        &abilities,
+    );
+    let t = text(&failed);
+    assert_eq!(failed.status.code(), Some(1), "{t}");
+    assert!(t.contains("retry.transient-retried"), "{t}");
+    assert!(t.contains("(404)"), "{t}");
+
+    // A client that does not declare the ability is not asked to survive it.
+    let skipped = replay(
+        &file,
+        "python3 tests/clients/broken_gives_up_on_404.py",
+        &[],
+    );
+    let t = text(&skipped);
+    assert_eq!(skipped.status.code(), Some(0), "{t}");
+    assert!(t.contains("tolerates-early-404"), "{t}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn retry_after_zero_and_a_long_retry_after_leave_the_reference_client_unflagged() {
+    let out = scratch("retry-after-values");
+    std::fs::create_dir_all(&out).expect("scratch dir");
+    let file = out.join("fuzz-retry-after-values.yaml");
+    let script = Script {
+        accepted_retry_after: RetryAfter::Zero,
+        polls: vec![
+            Poll {
+                retry_after: RetryAfter::Zero,
+                new_location: false,
+            },
+            Poll {
+                retry_after: RetryAfter::Long,
+                new_location: true,
+            },
+        ],
+        ..plain(ClientOperation::Restore)
+    };
+    fuzz::write_scenario(&file, &script, "fuzz-retry-after-values").expect("written");
+    let yaml = std::fs::read_to_string(&file).expect("the file");
+    assert!(yaml.contains("retryAfter: 0"), "{yaml}");
+    assert!(yaml.contains("retryAfter: 5"), "{yaml}");
+
+    let passed = replay(
+        &file,
+        "python3 tests/clients/reference.py",
+        &["custom-poll-interval"],
+    );
+    let t = text(&passed);
+    assert_eq!(passed.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("1 passed, 0 failed, 0 skipped, 0 warning(s)"),
+        "{t}"
+    );
+    // A client that ignores Retry-After polls far too soon after the long one.
+    let hasty = replay(
+        &file,
+        "python3 tests/clients/broken_ignores_retry_after.py",
+        &["custom-poll-interval"],
+    );
+    let t = text(&hasty);
+    assert_eq!(hasty.status.code(), Some(1), "{t}");
+    assert!(t.contains("lro.retry-after-honoured"), "{t}");
+    let _ = std::fs::remove_dir_all(&out);
 }

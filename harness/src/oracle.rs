@@ -4,7 +4,14 @@
 //! correctness, `warning` departs from ARM's guidance) and a message that says what was expected. The
 //! oracle reads only the journal (what the simulator saw, wall times included) and the client's exit, so
 //! it judges any client in any language. Waiting rules use wall time (`wallMs`) and the `Retry-After` the
-//! simulator actually sent, which is in wall seconds.
+//! simulator actually sent, which is in wall seconds — times [`Context::pace`] for an in-process poller
+//! whose waits are scaled (`fuzz::check_poller`).
+//!
+//! Two readings every rule shares: `Retry-After: 0` asks for no wait, so polling at once after it is
+//! never early (the official SDKs fall back to their own interval instead; both are fine); and a 4xx
+//! that carries `Retry-After` on a poll means "not yet" (an operation record not replicated yet), so it
+//! is not terminal and must be retried like a 429 — a 4xx without `Retry-After` stays terminal, as ARM
+//! and the SDKs have it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,8 +57,8 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo { id: "lro.stop-after-terminal", severity: Severity::Error, asks: "stop polling once the answer is terminal" },
     RuleInfo { id: "lro.waits-for-terminal", severity: Severity::Error, asks: "report success only after a terminal success answer" },
     RuleInfo { id: "lro.gives-up", severity: Severity::Error, asks: "give up within the time limit when the operation never ends" },
-    RuleInfo { id: "retry.transient-retried", severity: Severity::Error, asks: "retry 429/5xx and broken answers, after their Retry-After" },
-    RuleInfo { id: "retry.no-retry-on-4xx", severity: Severity::Error, asks: "do not repeat a request that got a 4xx (other than 408/429)" },
+    RuleInfo { id: "retry.transient-retried", severity: Severity::Error, asks: "retry 429/5xx, broken answers and a poll's 4xx that carries Retry-After (not yet), after their Retry-After" },
+    RuleInfo { id: "retry.no-retry-on-4xx", severity: Severity::Error, asks: "do not repeat a request that got a 4xx (other than 408/429) without Retry-After" },
     RuleInfo { id: "request.api-version-kept", severity: Severity::Error, asks: "send api-version on every ARM request, the same one on every poll" },
     RuleInfo { id: "request.client-request-id", severity: Severity::Warning, asks: "send x-ms-client-request-id on every request" },
     RuleInfo { id: "auth.token-renewed", severity: Severity::Error, asks: "get a new token before the old one expires (a restore outlives a token)" },
@@ -79,10 +86,23 @@ pub struct ClientExit {
 }
 
 /// What the oracle needs besides the journal.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// Fault names whose answers did not reach the client intact (dropped, cut, not JSON).
     pub undelivered_faults: BTreeSet<String>,
+    /// Wall seconds a client must wait per second of `Retry-After`: 1 for a client process; less for
+    /// an in-process poller that sleeps through `PollerEnv::sleep`, whose waits (and the simulator's
+    /// clock) are scaled so a case costs a fraction of the real wait. The jitter tolerance scales too.
+    pub pace: f64,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Self {
+            undelivered_faults: BTreeSet::new(),
+            pace: 1.0,
+        }
+    }
 }
 
 /// The oracle's verdict on one run.
@@ -96,8 +116,10 @@ pub struct Verdict {
     pub situations: BTreeSet<String>,
 }
 
-/// Slack for timer and scheduling jitter when comparing waits with Retry-After.
-const TOLERANCE_MS: u64 = 150;
+/// Slack for timer and scheduling jitter when comparing waits with Retry-After (at pace 1).
+const TOLERANCE_MS: f64 = 150.0;
+/// The least slack at any pace: the journal's wall times are whole milliseconds.
+const MIN_TOLERANCE_MS: f64 = 10.0;
 
 struct Lro {
     accept: usize,
@@ -136,16 +158,26 @@ fn target(e: &JournalEntry) -> String {
     })
 }
 
-fn retry_after_ms(e: &JournalEntry) -> Option<u64> {
-    e.response_header("retry-after")?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| s * 1000)
+/// The `Retry-After` of an answer in seconds, as sent (ARM sends whole seconds).
+fn retry_after_secs(e: &JournalEntry) -> Option<u64> {
+    e.response_header("retry-after")?.trim().parse::<u64>().ok()
 }
 
 fn is_transient_status(s: u16) -> bool {
     matches!(s, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+fn is_poll_route(route: &str) -> bool {
+    route == "operation.poll" || route == "operation.status"
+}
+
+/// A 4xx on a poll that carries `Retry-After`: "not yet, ask again then" (ARM answering an operation
+/// URL before the operation's record has replicated), not the operation's end.
+fn is_not_yet(e: &JournalEntry) -> bool {
+    is_poll_route(&e.route)
+        && (400..500).contains(&e.status)
+        && !is_transient_status(e.status)
+        && e.response_header("retry-after").is_some()
 }
 
 fn error_code(e: &JournalEntry) -> Option<String> {
@@ -162,6 +194,15 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
+    /// The wall milliseconds a client must wait after `e`: its `Retry-After` at the context's pace.
+    fn required_wait_ms(&self, e: &JournalEntry) -> Option<u64> {
+        retry_after_secs(e).map(|s| (s as f64 * 1000.0 * self.ctx.pace).round() as u64)
+    }
+
+    fn tolerance_ms(&self) -> u64 {
+        (TOLERANCE_MS * self.ctx.pace).max(MIN_TOLERANCE_MS).round() as u64
+    }
+
     fn delivered(&self, e: &JournalEntry) -> bool {
         e.fault.as_deref().is_none_or(|f| {
             !f.split(',')
@@ -225,7 +266,7 @@ impl Judge<'_> {
         } else if matches!(e.status, 200 | 201 | 204) {
             return Some(true);
         }
-        if e.status >= 400 && !is_transient_status(e.status) {
+        if e.status >= 400 && !is_transient_status(e.status) && !is_not_yet(e) {
             return Some(false);
         }
         None
@@ -309,14 +350,15 @@ impl Judge<'_> {
         // first poll delay: every poll inside the 202's Retry-After window is the start-up burst that
         // official SDKs make (Python once, JavaScript twice) — a departure from ARM's guidance, not a
         // correctness bug, so it is judged here (a warning), not by lro.retry-after-honoured.
-        let startup_window = retry_after_ms(accept);
+        let startup_window = self.required_wait_ms(accept);
+        let tolerance = self.tolerance_ms();
         if let (Some(&first), Some(ra)) = (lro.polls.first(), startup_window) {
             self.exercise("lro.first-poll-delay");
             let early: Vec<usize> = lro
                 .polls
                 .iter()
                 .copied()
-                .filter(|&p| entries[p].wall_ms.saturating_sub(accept.wall_ms) + TOLERANCE_MS < ra)
+                .filter(|&p| entries[p].wall_ms.saturating_sub(accept.wall_ms) + tolerance < ra)
                 .collect();
             if !early.is_empty() {
                 let gap = entries[first].wall_ms.saturating_sub(accept.wall_ms);
@@ -408,17 +450,17 @@ impl Judge<'_> {
             }
             // Retry-After between polls (after the 202's own window: see lro.first-poll-delay)
             let in_startup = startup_window
-                .is_some_and(|ra| e.wall_ms.saturating_sub(accept.wall_ms) + TOLERANCE_MS < ra);
+                .is_some_and(|ra| e.wall_ms.saturating_sub(accept.wall_ms) + tolerance < ra);
             if let (Some(p), false) = (prev_poll, in_startup) {
                 let prev = &entries[p];
                 if self.delivered(prev) {
-                    if let Some(ra) = retry_after_ms(prev) {
+                    if let Some(ra) = self.required_wait_ms(prev) {
                         self.exercise("lro.retry-after-honoured");
                         let gap = e.wall_ms.saturating_sub(prev.wall_ms);
-                        if gap + TOLERANCE_MS < ra {
+                        if gap + tolerance < ra {
                             self.finding(
                                 "lro.retry-after-honoured",
-                                format!("The client polled again {gap} ms after an answer that said Retry-After: {} s.", ra / 1000),
+                                format!("The client polled again {gap} ms after an answer that said Retry-After: {} s.", retry_after_secs(prev).unwrap_or_default()),
                                 format!("≥ {ra} ms between polls"),
                                 format!("{gap} ms"),
                                 Some(e.seq),
@@ -642,12 +684,15 @@ pub fn judge(entries: &[JournalEntry], exit: &ClientExit, ctx: &Context) -> Verd
         }
         // retries
         let key = |x: &JournalEntry| (x.method.clone(), x.path.clone());
-        let transient = !j.delivered(e) || is_transient_status(e.status);
+        let not_yet = j.delivered(e) && is_not_yet(e);
+        let transient = !j.delivered(e) || is_transient_status(e.status) || not_yet;
         if transient {
             if e.status == 429 {
                 j.situation("429 Too Many Requests");
             } else if e.status >= 500 {
                 j.situation("5xx answer");
+            } else if not_yet {
+                j.situation("4xx with Retry-After on a poll (not yet)");
             }
             if !j.delivered(e) {
                 j.situation("broken answer (dropped, cut or not JSON)");
@@ -673,12 +718,12 @@ pub fn judge(entries: &[JournalEntry], exit: &ClientExit, ctx: &Context) -> Verd
                     Some(e.seq),
                 ),
                 Some(n) => {
-                    if let (Some(ra), true) = (retry_after_ms(e), j.delivered(e)) {
+                    if let (Some(ra), true) = (j.required_wait_ms(e), j.delivered(e)) {
                         let gap = n.wall_ms.saturating_sub(e.wall_ms);
-                        if gap + TOLERANCE_MS < ra {
+                        if gap + j.tolerance_ms() < ra {
                             j.finding(
                                 "retry.transient-retried",
-                                format!("The client retried {gap} ms after a {} that said Retry-After: {} s.", e.status, ra / 1000),
+                                format!("The client retried {gap} ms after a {} that said Retry-After: {} s.", e.status, retry_after_secs(e).unwrap_or_default()),
                                 format!("retry ≥ {ra} ms later"),
                                 format!("{gap} ms"),
                                 Some(n.seq),
@@ -941,6 +986,7 @@ mod tests {
         dropped.fault = Some("drop".into());
         let ctx = Context {
             undelivered_faults: ["drop".to_string()].into_iter().collect(),
+            ..Context::default()
         };
         let gave_up = vec![accept(0), dropped.clone()];
         let exit = ClientExit {
@@ -950,6 +996,116 @@ mod tests {
         assert!(rules(&judge(&gave_up, &exit, &ctx)).contains(&"retry.transient-retried"));
         let retried = vec![accept(0), dropped, poll(3, 2000, 200)];
         assert!(judge(&retried, &ok_exit(), &ctx).findings.is_empty());
+    }
+
+    fn with_retry_after(mut e: JournalEntry, secs: &str) -> JournalEntry {
+        e.response_headers.retain(|(n, _)| n != "retry-after");
+        e.response_headers.push(("retry-after".into(), secs.into()));
+        e
+    }
+
+    fn not_found(seq: u64, wall_ms: u64) -> JournalEntry {
+        let mut e = poll(seq, wall_ms, 404);
+        e.response_body = Some(
+            serde_json::json!({"error": {"code": "ResourceNotFound", "message": "Operation result was not found."}}),
+        );
+        e
+    }
+
+    #[test]
+    fn retry_after_zero_asks_for_no_wait_so_polling_at_once_or_later_is_fine() {
+        let at_once = vec![
+            accept(0),
+            with_retry_after(poll(2, 1000, 202), "0"),
+            poll(3, 1005, 202),
+            poll(4, 2010, 200),
+        ];
+        let v = judge(&at_once, &ok_exit(), &Context::default());
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+        assert!(v.exercised.contains("lro.retry-after-honoured"));
+        // The official SDKs' reading: no usable hint, so their own interval.
+        let own_interval = vec![
+            accept(0),
+            with_retry_after(poll(2, 1000, 202), "0"),
+            poll(3, 2000, 202),
+            poll(4, 3000, 200),
+        ];
+        assert!(judge(&own_interval, &ok_exit(), &Context::default())
+            .findings
+            .is_empty());
+        // A 202 that says 0: the first poll may come at once (no startup window at all).
+        let zero_202 = vec![with_retry_after(accept(0), "0"), poll(2, 3, 200)];
+        assert!(judge(&zero_202, &ok_exit(), &Context::default())
+            .findings
+            .is_empty());
+    }
+
+    #[test]
+    fn waits_are_judged_at_the_pace_of_the_context() {
+        let paced = Context {
+            pace: 0.1,
+            ..Context::default()
+        };
+        // Retry-After 1 at pace 0.1: 100 ms is a full wait, 50 ms is not.
+        let patient = vec![accept(0), poll(2, 100, 202), poll(3, 200, 200)];
+        assert!(judge(&patient, &ok_exit(), &paced).findings.is_empty());
+        let hasty = vec![accept(0), poll(2, 100, 202), poll(3, 150, 200)];
+        let v = judge(&hasty, &ok_exit(), &paced);
+        assert_eq!(rules(&v), vec!["lro.retry-after-honoured"]);
+        assert!(
+            v.findings[0].message.contains("Retry-After: 1 s"),
+            "the message quotes the header as sent: {}",
+            v.findings[0].message
+        );
+        assert_eq!(v.findings[0].expected, "≥ 100 ms between polls");
+        // The same journal at pace 1 is hasty everywhere.
+        assert!(!judge(&patient, &ok_exit(), &Context::default())
+            .findings
+            .is_empty());
+    }
+
+    #[test]
+    fn a_404_with_retry_after_on_a_poll_means_not_yet_and_must_be_retried() {
+        let early_404 = with_retry_after(not_found(2, 1000), "1");
+        let retried = vec![accept(0), early_404.clone(), poll(3, 2000, 200)];
+        let v = judge(&retried, &ok_exit(), &Context::default());
+        assert!(v.findings.is_empty(), "{:#?}", v.findings);
+        assert!(v.situations.contains("operation succeeded"));
+        assert!(v
+            .situations
+            .contains("4xx with Retry-After on a poll (not yet)"));
+        let gave_up = vec![accept(0), early_404];
+        let exit = ClientExit {
+            code: Some(1),
+            stderr: "ERROR: ResourceNotFound: Operation result was not found.".into(),
+            ..ClientExit::default()
+        };
+        let v = judge(&gave_up, &exit, &Context::default());
+        assert_eq!(rules(&v), vec!["retry.transient-retried"]);
+        assert!(
+            v.findings[0].message.contains("(404)"),
+            "{}",
+            v.findings[0].message
+        );
+    }
+
+    #[test]
+    fn a_404_without_retry_after_on_a_poll_stays_terminal() {
+        let exit = ClientExit {
+            code: Some(1),
+            stderr: "ERROR: ResourceNotFound: Operation result was not found.".into(),
+            ..ClientExit::default()
+        };
+        let gave_up = vec![accept(0), not_found(2, 1000)];
+        assert!(judge(&gave_up, &exit, &Context::default())
+            .findings
+            .is_empty());
+        // Polling on to a success: the 404 was the (failed) end, and the repeat a retried 4xx.
+        let kept_polling = vec![accept(0), not_found(2, 1000), poll(3, 2000, 200)];
+        assert_eq!(
+            rules(&judge(&kept_polling, &ok_exit(), &Context::default())),
+            vec!["outcome.failure-surfaced", "retry.no-retry-on-4xx"]
+        );
     }
 
     #[test]

@@ -568,6 +568,7 @@ pub(crate) fn oracle_context(sc: &scenario::Scenario) -> Context {
             })
             .map(|(i, r)| r.name.clone().unwrap_or_else(|| format!("fault-{}", i + 1)))
             .collect(),
+        ..Context::default()
     }
 }
 

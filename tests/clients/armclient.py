@@ -122,7 +122,9 @@ class Client:
         time.sleep(seconds)
 
     def request(self, method, url, body=None, attempts=8):
-        """One request with retries of 429/5xx and broken answers, honouring Retry-After."""
+        """One request with retries of 429/5xx, broken answers and any 4xx that carries Retry-After
+        (a poll's 404 right after the 202 means "not yet"; azure-core's Python RetryPolicy does the
+        same), honouring Retry-After."""
         last = None
         for _ in range(attempts):
             if time.monotonic() > self.deadline:
@@ -136,6 +138,12 @@ class Client:
             if answer.status == 429 and self.bug == "gives-up-on-429":
                 fail(answer)
             if answer.status in TRANSIENT:
+                last = answer
+                self.sleep(answer.retry_after() or 1)
+                continue
+            if 400 <= answer.status < 500 and answer.retry_after() is not None:
+                if self.bug == "gives-up-on-404":
+                    return answer  # takes "not yet" for the end
                 last = answer
                 self.sleep(answer.retry_after() or 1)
                 continue
