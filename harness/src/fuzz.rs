@@ -382,6 +382,25 @@ struct Step {
 }
 
 impl Script {
+    /// The plainest behaviour, where every script shrinks to when every step still fails: accepted
+    /// with `Retry-After: 1` on `Location`, no running poll, success, no fault. A base for writing one
+    /// by hand: `Script { polls: …, ..Script::plainest(operation) }`.
+    pub fn plainest(operation: ClientOperation) -> Script {
+        Script {
+            operation,
+            accepted_retry_after: RetryAfter::One,
+            polls: vec![],
+            monitor: Monitor::Location,
+            relative: false,
+            terminal: Terminal::Succeeded,
+            throttle: None,
+            server_error: None,
+            dropped: None,
+            latency: None,
+            not_found: None,
+        }
+    }
+
     /// The same behaviour with fault poll numbers clamped to the terminal poll and colliding faults
     /// dropped: what [`to_scenario`] writes and the trace shows.
     pub fn normalised(&self) -> Script {
@@ -1148,6 +1167,58 @@ pub struct FuzzReport {
     pub reproduce: Option<String>,
 }
 
+/// Runs `case(index, item)` for each item, at most `jobs` at once, and stops starting new ones after a
+/// failure or at `deadline`. Items start in index order (a permit is taken before each is spawned), so
+/// every item below one that started has started too and runs to its end: the failure returned is the
+/// lowest failing index whatever the scheduling, and the same seed reports the same case. Returns how
+/// many ran, and the first failure with its index.
+async fn run_in_order<T, E, F, Fut>(
+    items: Vec<T>,
+    jobs: usize,
+    deadline: Option<Instant>,
+    case: F,
+) -> Result<(u32, Option<(usize, E)>), String>
+where
+    E: Send + 'static,
+    F: Fn(usize, T) -> Fut,
+    Fut: Future<Output = Result<Option<E>, String>> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let permit = semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        if failed.load(std::sync::atomic::Ordering::Relaxed)
+            || deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            break;
+        }
+        let (run, failed) = (case(i, item), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let result = run.await;
+            if matches!(result, Ok(Some(_))) {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            drop(permit);
+            result
+        }));
+    }
+    let mut first = None;
+    let mut ran = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        let failure = t.await.map_err(|e| format!("a case panicked: {e}"))??;
+        ran += 1;
+        if let (Some(f), None) = (failure, &first) {
+            first = Some((i, f));
+        }
+    }
+    Ok((ran, first))
+}
+
 /// How one client run of one script failed (`None`: it passed or was skipped).
 async fn run_case(
     script: &Script,
@@ -1220,52 +1291,22 @@ pub async fn fuzz_client(
         );
     }
     let scripts: Vec<Script> = trees.iter().map(|t| t.current()).collect();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let progress = Arc::new(progress);
     let total = opts.cases;
-    let mut tasks = Vec::new();
-    for (i, s) in scripts.into_iter().enumerate() {
-        let sem = semaphore.clone();
-        let stop = stop.clone();
-        let done = done.clone();
-        let progress = progress.clone();
-        let client = opts.client.clone();
-        let abilities = opts.abilities.clone();
-        let seed = opts.seed;
-        let deadline = opts.time_limit.map(|d| started + d);
-        tasks.push(tokio::spawn(async move {
-            let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-            if stop.load(std::sync::atomic::Ordering::Relaxed)
-                || deadline.is_some_and(|d| Instant::now() >= d)
-            {
-                return Ok::<_, String>(None);
-            }
+    let progress = Arc::new(progress);
+    let deadline = opts.time_limit.map(|d| started + d);
+    let (cases_run, first) = run_in_order(scripts, opts.jobs, deadline, |i, s| {
+        let (done, progress) = (done.clone(), progress.clone());
+        let (client, abilities, seed) = (opts.client.clone(), opts.abilities.clone(), opts.seed);
+        async move {
             let name = format!("fuzz-{}-seed-{seed}-case-{i}", s.operation.as_str());
             let failed = run_case(&s, &name, &client, &abilities, seed).await?;
-            if failed.is_some() {
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, total);
-            Ok(Some(failed))
-        }));
-    }
-    let mut first: Option<(usize, Failure)> = None;
-    let mut cases_run = 0;
-    for (i, t) in tasks.into_iter().enumerate() {
-        match t.await.map_err(|e| format!("a case panicked: {e}"))?? {
-            Some(Some(findings)) => {
-                cases_run += 1;
-                if first.is_none() {
-                    first = Some((i, findings));
-                }
-            }
-            Some(None) => cases_run += 1,
-            None => {}
+            Ok(failed)
         }
-    }
+    })
+    .await?;
     let Some((index, findings)) = first else {
         return Ok(FuzzReport {
             seed: opts.seed,
@@ -1365,8 +1406,6 @@ mod tests {
     #[test]
     fn the_operation_ends_between_the_last_running_poll_and_the_terminal_poll() {
         let s = Script {
-            operation: ClientOperation::Backup,
-            accepted_retry_after: RetryAfter::One,
             polls: vec![
                 Poll {
                     retry_after: RetryAfter::Two,
@@ -1377,14 +1416,8 @@ mod tests {
                     new_location: true,
                 },
             ],
-            monitor: Monitor::Location,
-            relative: false,
-            terminal: Terminal::Succeeded,
             throttle: Some((Site::Poll(2), 2)),
-            server_error: None,
-            dropped: None,
-            latency: None,
-            not_found: None,
+            ..Script::plainest(ClientOperation::Backup)
         };
         let (in_progress, steps, end) = s.schedule();
         // poll 1 at 1 s (running, RA 2), poll 2 at 3 s (429, RA 2), poll 3 at 5 s (running, RA 1),
@@ -1481,7 +1514,7 @@ mod tests {
                     new_location: false,
                 },
             ],
-            ..plainest(ClientOperation::Backup)
+            ..Script::plainest(ClientOperation::Backup)
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -1629,23 +1662,6 @@ mod tests {
         assert_eq!(s.not_found, None, "poll 1 is taken by the throttle");
     }
 
-    /// The plainest behaviour: what every script shrinks to when every step still fails.
-    fn plainest(operation: ClientOperation) -> Script {
-        Script {
-            operation,
-            accepted_retry_after: RetryAfter::One,
-            polls: vec![],
-            monitor: Monitor::Location,
-            relative: false,
-            terminal: Terminal::Succeeded,
-            throttle: None,
-            server_error: None,
-            dropped: None,
-            latency: None,
-            not_found: None,
-        }
-    }
-
     fn faults_of(sc: &Scenario) -> Vec<Value> {
         sc.faults
             .rules
@@ -1668,7 +1684,7 @@ mod tests {
                     new_location: false,
                 },
             ],
-            ..plainest(ClientOperation::Backup)
+            ..Script::plainest(ClientOperation::Backup)
         };
         let sc = to_scenario(&s, "fuzz-test");
         let faults = faults_of(&sc);
@@ -1703,7 +1719,7 @@ mod tests {
                 retry_after: RetryAfter::One,
                 new_location: false,
             }],
-            ..plainest(ClientOperation::Restore)
+            ..Script::plainest(ClientOperation::Restore)
         };
         let sc = to_scenario(&s, "fuzz-test");
         let faults = faults_of(&sc);
@@ -1759,7 +1775,7 @@ mod tests {
             while tree.simplify() {}
             assert_eq!(
                 tree.current().normalised(),
-                plainest(ClientOperation::Backup),
+                Script::plainest(ClientOperation::Backup),
                 "from {first:?}"
             );
         }
@@ -1773,6 +1789,51 @@ mod tests {
         Failure {
             rules: [rule.to_string()].into_iter().collect(),
             findings: format!("  {rule}: …"),
+        }
+    }
+
+    /// Ten at a time, case 30 fails slowly and case 70 fails at once: the cases that ran are always a
+    /// prefix of the list (so no case past a failure can run before one below it), the failure
+    /// reported is case 30's though case 70's ended first, and no case starts after both.
+    #[test]
+    fn cases_start_in_index_order_and_the_lowest_failure_is_reported() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        for _ in 0..5 {
+            let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let log = started.clone();
+            let (ran, first) = runtime
+                .block_on(run_in_order(
+                    (0..200).collect(),
+                    10,
+                    None,
+                    move |i, n: u64| {
+                        let log = log.clone();
+                        async move {
+                            log.lock().expect("log").push(i);
+                            let ms = match n {
+                                30 => 80,
+                                70 => 1,
+                                _ => 5,
+                            };
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            Ok(matches!(n, 30 | 70).then_some(n))
+                        }
+                    },
+                ))
+                .expect("runs");
+            let mut started = started.lock().expect("log").clone();
+            started.sort_unstable();
+            assert_eq!(started, (0..started.len()).collect::<Vec<_>>());
+            assert_eq!(ran as usize, started.len());
+            assert_eq!(first, Some((30, 30)));
+            assert!(
+                ran < 200,
+                "cases kept starting after the failures: {ran} ran"
+            );
         }
     }
 
@@ -1824,7 +1885,7 @@ mod tests {
                     polls: vec![],
                     ..shrunk.clone()
                 },
-                plainest(ClientOperation::Backup),
+                Script::plainest(ClientOperation::Backup),
                 "{original:?} -> {shrunk:?}"
             );
             assert!(
