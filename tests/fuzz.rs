@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use armsim_harness::fuzz::{self, Monitor, Poll, RetryAfter, Script, Terminal};
+use armsim_harness::fuzz::{self, Poll, RetryAfter, Script};
 use armsim_harness::scenario::ClientOperation;
 
 fn armsim(args: &[&str]) -> Output {
@@ -122,20 +122,11 @@ fn the_reference_client_passes_generated_backups_and_restores() {
 /// One running poll, plain headers, success: what the tests below vary.
 fn plain(operation: ClientOperation) -> Script {
     Script {
-        operation,
-        accepted_retry_after: RetryAfter::One,
         polls: vec![Poll {
             retry_after: RetryAfter::One,
             new_location: false,
         }],
-        monitor: Monitor::Location,
-        relative: false,
-        terminal: Terminal::Succeeded,
-        throttle: None,
-        server_error: None,
-        dropped: None,
-        latency: None,
-        not_found: None,
+        ..Script::plainest(operation)
     }
 }
 

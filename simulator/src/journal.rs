@@ -176,9 +176,10 @@ impl KeptBody {
 
 impl Raw {
     fn entry(&self) -> JournalEntry {
-        let mut text = self.text.iter();
+        let mut items = self.text.iter();
         let mut next = || {
-            text.next()
+            items
+                .next()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default()
         };
@@ -189,10 +190,7 @@ impl Raw {
         let response_headers: Vec<(String, String)> = (0..self.response_headers)
             .map(|_| (next(), next()))
             .collect();
-        let packed_body = self
-            .text
-            .iter()
-            .nth(3 + 2 * (self.request_headers + self.response_headers));
+        let packed_body = items.next();
         JournalEntry {
             seq: self.seq,
             wall_ms: self.wall_ms,

@@ -151,17 +151,14 @@ impl Route {
 
     pub fn parse(path: &str) -> Result<Route, ArmError> {
         // Most paths have nothing to decode: then the segments borrow from the path.
+        let segments = path.split('/').filter(|s| !s.is_empty());
         let decoded: Vec<String>;
         let mut s: Vec<&str> = Vec::with_capacity(16); // the longest ARM path here has 12 segments
-        if path.bytes().any(|b| b == b'%' || b == b'+') {
-            decoded = path
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(percent_decode)
-                .collect();
+        if path.contains(['%', '+']) {
+            decoded = segments.map(percent_decode).collect();
             s.extend(decoded.iter().map(String::as_str));
         } else {
-            s.extend(path.split('/').filter(|s| !s.is_empty()));
+            s.extend(segments);
         }
         let is = |i: usize, kw: &str| s.get(i).is_some_and(|v| v.eq_ignore_ascii_case(kw));
 
