@@ -99,13 +99,40 @@ pub enum AsyncMode {
     Besides,
 }
 
-/// A header value written as a number or as text (`120`, `"Wed, 21 Oct 2026 07:28:00 GMT"`).
+/// A header value written as a number or as text (`120`, `"Wed, 21 Oct 2026 07:28:00 GMT"`). Text that
+/// cannot be a header value (a newline, another control character) is refused when the plan is read, so
+/// every rule a plan holds can be put on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(untagged)]
+#[serde(untagged, try_from = "RawHeaderText")]
 pub enum HeaderText {
     Number(u64),
     Text(String),
+}
+
+/// [`HeaderText`] as written, before its text is checked.
+#[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum RawHeaderText {
+    Number(u64),
+    Text(String),
+}
+
+impl TryFrom<RawHeaderText> for HeaderText {
+    type Error = String;
+
+    fn try_from(raw: RawHeaderText) -> Result<Self, String> {
+        match raw {
+            RawHeaderText::Number(n) => Ok(HeaderText::Number(n)),
+            RawHeaderText::Text(s) if http::HeaderValue::from_str(&s).is_ok() => {
+                Ok(HeaderText::Text(s))
+            }
+            RawHeaderText::Text(s) => Err(format!(
+                "{s:?} cannot be a header value: it holds a control character such as a newline"
+            )),
+        }
+    }
 }
 
 impl HeaderText {
@@ -565,6 +592,23 @@ mod tests {
         assert_eq!(
             p.rules[11].action,
             FaultAction::RetryAfter(HeaderText::Number(120))
+        );
+    }
+
+    #[test]
+    fn header_text_that_cannot_go_on_the_wire_is_refused_when_the_plan_is_read() {
+        let err = serde_saphyr::from_str::<FaultPlan>(
+            "- action: { retryAfter: \"soon\\r\\nx-injected: 1\" }\n",
+        )
+        .expect_err("a newline in a header value");
+        assert!(
+            err.to_string().contains("cannot be a header value"),
+            "{err}"
+        );
+        let ok = plan("- action: { retryAfter: \"in a\\tbit\" }\n");
+        assert_eq!(
+            ok.rules[0].action,
+            FaultAction::RetryAfter(HeaderText::Text("in a\tbit".into()))
         );
     }
 
