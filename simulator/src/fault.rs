@@ -30,7 +30,7 @@ use crate::arm::region;
 use crate::engine::model::{Operation, OperationStatus};
 use crate::engine::Engine;
 use crate::http::route::Route;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{header, HttpRequest, HttpResponse};
 
 /// The fault rules of a run, in the order they are checked. Every matching rule fires.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -451,12 +451,14 @@ impl Decision {
                     resp.set_header("content-type", "application/json; charset=utf-8");
                     resp.set_header("content-length", resp.body.len().to_string());
                 }
-                FaultAction::OmitLocation => resp.headers.retain(|(n, _)| n != "location"),
+                FaultAction::OmitLocation => {
+                    resp.headers.remove(header::LOCATION);
+                }
                 FaultAction::AsyncOperation(mode) => {
                     if let Some(loc) = resp.header_value("location").map(str::to_string) {
                         resp.set_header("azure-asyncoperation", status_url(&loc));
                         if *mode == AsyncMode::Instead {
-                            resp.headers.retain(|(n, _)| n != "location");
+                            resp.headers.remove(header::LOCATION);
                         }
                     }
                 }
@@ -473,7 +475,9 @@ impl Decision {
                         resp.set_header("location", format!("{v}{sep}armsim-hop={hop}"));
                     }
                 }
-                FaultAction::NoRetryAfter => resp.headers.retain(|(n, _)| n != "retry-after"),
+                FaultAction::NoRetryAfter => {
+                    resp.headers.remove(header::RETRY_AFTER);
+                }
                 FaultAction::RetryAfter(v) => resp.set_header("retry-after", v.as_header()),
             }
         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::Timestamp;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{HeaderMap, HttpRequest, HttpResponse};
 
 /// The text that stands where a secret was.
 pub const REDACTED: &str = "<redacted>";
@@ -122,21 +122,25 @@ struct Raw {
     fault: Option<String>,
 }
 
-/// Byte strings in one allocation, each as its length (4 bytes, little-endian) and its bytes.
-#[derive(Debug)]
-struct Packed(Box<[u8]>);
+/// The largest entry buffer handed on to the next entry.
+const REUSED_BUFFER_MAX: usize = 16 * 1024;
+
+/// Byte strings in one buffer, each as its length (4 bytes, little-endian) and its bytes. When the
+/// ring is full the oldest entry's buffer is refilled for the newest, so recording allocates nothing
+/// once the ring has wrapped.
+#[derive(Debug, Default)]
+struct Packed(Vec<u8>);
 
 impl Packed {
-    fn new<'a>(items: impl Iterator<Item = &'a [u8]> + Clone) -> Self {
-        let len = items.clone().map(|s| 4 + s.len()).sum();
-        let mut buf = Vec::with_capacity(len);
+    /// Replaces the contents with `items`, keeping the buffer.
+    fn refill<'a>(&mut self, items: impl Iterator<Item = &'a [u8]>) {
+        self.0.clear();
         for s in items {
             // Longer than 4 GiB cannot reach here: requests are size-limited, large bodies are not kept.
             let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
-            buf.extend_from_slice(&n.to_le_bytes());
-            buf.extend_from_slice(&s[..n as usize]);
+            self.0.extend_from_slice(&n.to_le_bytes());
+            self.0.extend_from_slice(&s[..n as usize]);
         }
-        Self(buf.into_boxed_slice())
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
@@ -226,8 +230,10 @@ impl Journal {
             KeptBody::Packed => &req.body,
             _ => &[],
         };
-        let pairs =
-            |h: &'a [(String, String)]| h.iter().flat_map(|(n, v)| [n.as_bytes(), v.as_bytes()]);
+        let pairs = |h: &'a HeaderMap| {
+            h.iter()
+                .flat_map(|(n, v)| [n.as_str().as_bytes(), v.as_bytes()])
+        };
         let text = [
             req.method.as_bytes(),
             req.path.as_bytes(),
@@ -237,11 +243,22 @@ impl Journal {
         .chain(pairs(&req.headers))
         .chain(pairs(&resp.headers))
         .chain(std::iter::once(packed_body));
+        let mut packed = if self.entries.len() == self.capacity {
+            // A buffer grown by a large body is let go rather than kept at that size.
+            self.entries
+                .pop_front()
+                .map(|old| old.text)
+                .filter(|t| t.0.capacity() <= REUSED_BUFFER_MAX)
+                .unwrap_or_default()
+        } else {
+            Packed::default()
+        };
+        packed.refill(text);
         let entry = Raw {
             seq: self.next_seq,
             wall_ms: x.wall_ms,
             at: x.at,
-            text: Packed::new(text),
+            text: packed,
             request_headers: req.headers.len(),
             response_headers: resp.headers.len(),
             request_body,
@@ -253,9 +270,6 @@ impl Journal {
             fault: x.fault,
         };
         self.next_seq += 1;
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
-        }
         self.entries.push_back(entry);
     }
 
@@ -412,7 +426,7 @@ mod tests {
             ..req
         };
         let mut resp = HttpResponse::json(202, &json!({"status": "InProgress"}));
-        resp.headers.push((String::new(), "nameless".into()));
+        resp.set_header("x-empty", "");
         j.record(Exchange {
             wall_ms: 7,
             at: Timestamp::from_millis(5),
@@ -438,7 +452,7 @@ mod tests {
         );
         assert_eq!(
             pairs(&e.response_headers),
-            ["content-type=application/json; charset=utf-8", "=nameless"]
+            ["content-type=application/json; charset=utf-8", "x-empty="]
         );
         assert_eq!(
             e.request_body,
@@ -452,11 +466,12 @@ mod tests {
     }
 
     #[test]
-    fn the_ring_drops_the_oldest_entries() {
+    fn the_ring_drops_the_oldest_entries_and_reuses_their_buffers() {
         let mut j = Journal::new(2);
-        let req = HttpRequest::new("GET", "/x");
         let resp = HttpResponse::new(200);
-        for _ in 0..3 {
+        let paths = ["/a-long-first-path?with=a&query=1", "/b", "/c?x", "/d"];
+        for path in paths {
+            let req = HttpRequest::new("GET", path).header("x-path", path);
             j.record(Exchange {
                 wall_ms: 0,
                 at: Timestamp::from_millis(0),
@@ -467,7 +482,27 @@ mod tests {
                 fault: None,
             });
         }
-        let seqs: Vec<u64> = j.entries().iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, vec![2, 3]);
+        let kept: Vec<(u64, String, String)> = j
+            .entries()
+            .iter()
+            .map(|e| (e.seq, e.path.clone(), e.query.clone()))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                (3, "/c".to_string(), "x".to_string()),
+                (4, "/d".to_string(), String::new())
+            ],
+            "a refilled buffer holds only the new entry"
+        );
+        let headers: Vec<Vec<(String, String)>> =
+            j.entries().into_iter().map(|e| e.request_headers).collect();
+        assert_eq!(
+            headers,
+            vec![
+                vec![("x-path".to_string(), "/c?x".to_string())],
+                vec![("x-path".to_string(), "/d".to_string())]
+            ]
+        );
     }
 }

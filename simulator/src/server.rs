@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -258,16 +258,15 @@ async fn answer(sim: &Simulator, req: hyper::Request<Incoming>) -> HttpResponse 
     let (parts, body) = req.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = HttpRequest::new(parts.method.as_str(), path_and_query);
-    request.headers.reserve_exact(parts.headers.len() + 1);
-    for (name, value) in &parts.headers {
-        request.headers.push((
-            name.as_str().to_string(),
-            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        ));
-    }
-    if request.header_value("host").is_none() {
-        if let Some(authority) = parts.uri.authority() {
-            request.headers.push(("host".into(), authority.to_string()));
+    request.headers = parts.headers;
+    if !request.headers.contains_key(hyper::header::HOST) {
+        // HTTP/2 sends the host as `:authority`, which hyper keeps in the URI.
+        if let Some(host) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            request.headers.insert(hyper::header::HOST, host);
         }
     }
     let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
@@ -290,9 +289,8 @@ async fn answer(sim: &Simulator, req: hyper::Request<Incoming>) -> HttpResponse 
     response
 }
 
-/// Moves an answer into hyper's types: header values keep their allocation, and the names armsim sends
-/// on every answer are cloned from a table instead of parsed. A header hyper would refuse (only possible
-/// from a fault plan's text) is left out with a warning rather than failing the whole answer.
+/// Moves an answer into hyper's types: the header map is handed over as is. Its `Content-Length` is
+/// the body's (set by [`Simulator::handle`]), which hyper sends rather than adding its own.
 fn to_hyper(resp: HttpResponse) -> hyper::Response<Full<Bytes>> {
     let HttpResponse {
         status,
@@ -303,65 +301,8 @@ fn to_hyper(resp: HttpResponse) -> hyper::Response<Full<Bytes>> {
     let mut out = hyper::Response::new(Full::new(body));
     *out.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    let map = out.headers_mut();
-    map.reserve(headers.len());
-    for (name, value) in headers {
-        if name.eq_ignore_ascii_case("content-length") {
-            continue; // hyper sets it from the body
-        }
-        let name = match known_header(&name) {
-            Some(known) => known,
-            None => match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(n) => n,
-                Err(_) => {
-                    tracing::warn!(header = %name, "left out a header with an invalid name");
-                    continue;
-                }
-            },
-        };
-        match HeaderValue::from_maybe_shared(Bytes::from(value)) {
-            Ok(v) => {
-                map.append(name, v);
-            }
-            Err(_) => tracing::warn!(header = %name, "left out a header with an invalid value"),
-        }
-    }
+    *out.headers_mut() = headers;
     out
-}
-
-/// The header names on armsim's answers, as constants: no parsing or allocation on the way out.
-fn known_header(name: &str) -> Option<HeaderName> {
-    use hyper::header;
-    const fn custom(name: &'static str) -> HeaderName {
-        HeaderName::from_static(name)
-    }
-    const REQUEST_ID: HeaderName = custom("x-ms-request-id");
-    const CORRELATION_ID: HeaderName = custom("x-ms-correlation-request-id");
-    const ROUTING_ID: HeaderName = custom("x-ms-routing-request-id");
-    const READS_LEFT: HeaderName = custom("x-ms-ratelimit-remaining-subscription-reads");
-    const WRITES_LEFT: HeaderName = custom("x-ms-ratelimit-remaining-subscription-writes");
-    const CLIENT_REQUEST_ID: HeaderName = custom("x-ms-client-request-id");
-    const ASYNC_OPERATION: HeaderName = custom("azure-asyncoperation");
-    Some(match name {
-        "x-ms-request-id" => REQUEST_ID,
-        "x-ms-correlation-request-id" => CORRELATION_ID,
-        "x-ms-routing-request-id" => ROUTING_ID,
-        "x-ms-ratelimit-remaining-subscription-reads" => READS_LEFT,
-        "x-ms-ratelimit-remaining-subscription-writes" => WRITES_LEFT,
-        "x-ms-client-request-id" => CLIENT_REQUEST_ID,
-        "azure-asyncoperation" => ASYNC_OPERATION,
-        "retry-after" => header::RETRY_AFTER,
-        "location" => header::LOCATION,
-        "cache-control" => header::CACHE_CONTROL,
-        "pragma" => header::PRAGMA,
-        "expires" => header::EXPIRES,
-        "strict-transport-security" => header::STRICT_TRANSPORT_SECURITY,
-        "x-content-type-options" => header::X_CONTENT_TYPE_OPTIONS,
-        "date" => header::DATE,
-        "content-type" => header::CONTENT_TYPE,
-        "www-authenticate" => header::WWW_AUTHENTICATE,
-        _ => return None,
-    })
 }
 
 /// A simulator served on a loopback port in this process: what Rust tests and the harness use.

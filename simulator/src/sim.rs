@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
+use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::arm::api_version::{self, Provider};
@@ -18,8 +19,8 @@ use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
 use crate::fault::{self, FaultPlan, FaultState, RequestFacts};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::identity::{authorize, AuthMode, Identity};
+use crate::http::{header, names, HeaderValue, HttpRequest, HttpResponse};
+use crate::identity::{authorize, may, AuthMode, Identity};
 use crate::journal::{Exchange, Journal, JournalEntry, REDACTED};
 use crate::persist::Persist;
 
@@ -95,19 +96,20 @@ struct Inner {
 #[derive(Default)]
 struct DateTexts {
     secs: Option<i64>,
-    http: String,
+    /// Shared by every answer in the same second (cloning it counts a reference).
+    http: Option<HeaderValue>,
     compact: String,
 }
 
 impl DateTexts {
-    /// `(HTTP date, compact time)` of `now`.
-    fn at(&mut self, now: Timestamp) -> (&str, &str) {
+    /// `(Date header, compact time)` of `now`.
+    fn at(&mut self, now: Timestamp) -> (Option<&HeaderValue>, &str) {
         if self.secs != Some(now.as_secs()) {
-            self.http = now.to_http_date();
+            self.http = HeaderValue::from_maybe_shared(Bytes::from(now.to_http_date())).ok();
             self.compact = now.to_compact_string();
             self.secs = Some(now.as_secs());
         }
-        (&self.http, &self.compact)
+        (self.http.as_ref(), &self.compact)
     }
 }
 
@@ -366,7 +368,7 @@ impl Simulator {
             (None, None, Err(e)) => (HttpResponse::error(&e), None),
         };
         decision.apply(&mut resp, g.journal.len() as u32 + 1);
-        resp.set_header("content-length", resp.body.len().to_string());
+        resp.set(header::CONTENT_LENGTH, HeaderValue::from(resp.body.len()));
         let at = g.clock.now();
         g.journal.record(Exchange {
             wall_ms,
@@ -597,15 +599,20 @@ impl Ctx<'_, '_> {
             | Route::Api(..) => Provider::ApiManagement,
             _ => Provider::Other,
         };
-        let location = self.location_hint(route);
-        let v = api_version::check(
-            self.req.query_param("api-version").as_deref(),
-            provider,
-            &location,
-        )?;
-        let (action, scope) = permission(route, method);
-        authorize(&caller, &action, &scope, method == "GET")?;
-        let tenant = self.g.identity.tenant_id().to_string();
+        let v = api_version::check(self.req.query_param("api-version"), provider, || {
+            self.location_hint(route)
+        })?;
+        let is_read = method == "GET";
+        if !may(&caller, is_read) {
+            let (action, scope) = permission(route, method);
+            authorize(&caller, &action, &scope, is_read)?;
+        }
+        let tenant = match route {
+            Route::Subscriptions | Route::Subscription { .. } => {
+                self.g.identity.tenant_id().to_string()
+            }
+            _ => String::new(),
+        };
         let body = if matches!(method, "PUT" | "PATCH" | "POST") {
             self.check_content_type()?;
             self.req.json_body()?
@@ -705,11 +712,11 @@ impl Ctx<'_, '_> {
                     .map(|op| fault::operation_status_body(op, &r.resource_id()))
                     .ok_or_else(|| ArmError::operation_not_found(id))?;
                 let resp = HttpResponse::json(200, &body);
-                Ok(if running {
-                    resp.with_header("retry-after", self.retry_after())
-                } else {
-                    resp
-                })
+                let mut resp = resp;
+                if running {
+                    resp.set(header::RETRY_AFTER, self.retry_after());
+                }
+                Ok(resp)
             }
             (Route::Apis(r), "GET") => {
                 let svc = e.service(r)?;
@@ -818,6 +825,7 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// `{base}{service id}/operationresults/{id}?api-version={v}`, written in one allocation.
     fn location_url(
         &self,
         r: &ServiceRef,
@@ -825,36 +833,45 @@ impl Ctx<'_, '_> {
         id: &str,
         double_slash: bool,
     ) -> String {
-        let slash = if double_slash { "//" } else { "/" };
-        format!(
-            "{}{}{slash}operationresults/{id}?api-version={api_version}",
-            self.base,
-            r.resource_id()
-        )
+        let parts = [
+            self.base.as_str(),
+            "/subscriptions/",
+            &r.subscription,
+            "/resourceGroups/",
+            &r.resource_group,
+            "/providers/Microsoft.ApiManagement/service/",
+            &r.name,
+            if double_slash { "//" } else { "/" },
+            "operationresults/",
+            id,
+            "?api-version=",
+            api_version,
+        ];
+        let mut url = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        parts.iter().for_each(|p| url.push_str(p));
+        url
     }
 
-    fn retry_after(&self) -> String {
+    fn retry_after(&self) -> HeaderValue {
         let virtual_delay = self.g.engine.world().behaviour.retry_after;
-        self.g
-            .clock
-            .mode()
-            .wall_retry_after_secs(virtual_delay)
-            .to_string()
+        HeaderValue::from(self.g.clock.mode().wall_retry_after_secs(virtual_delay))
     }
 
     /// 202 with an empty body, `Location` and `Retry-After`: the answer to every accepted LRO.
     fn accepted(&mut self, r: &ServiceRef, v: &str, id: &str, double_slash: bool) -> HttpResponse {
         self.operation_id = Some(id.to_string());
-        HttpResponse::new(202)
-            .with_header("location", self.location_url(r, v, id, double_slash))
-            .with_header("retry-after", self.retry_after())
+        let mut resp = HttpResponse::new(202);
+        resp.set_text(header::LOCATION, self.location_url(r, v, id, double_slash));
+        resp.set(header::RETRY_AFTER, self.retry_after());
+        resp
     }
 
     /// 202 on a poll of a running operation: `Location` (single slash) and `Retry-After` again.
     fn running(&self, r: &ServiceRef, v: &str, id: &str) -> HttpResponse {
-        HttpResponse::new(202)
-            .with_header("location", self.location_url(r, v, id, false))
-            .with_header("retry-after", self.retry_after())
+        let mut resp = HttpResponse::new(202);
+        resp.set_text(header::LOCATION, self.location_url(r, v, id, false));
+        resp.set(header::RETRY_AFTER, self.retry_after());
+        resp
     }
 
     fn service_write(&mut self, r: &ServiceRef, v: &str, w: ServiceWrite) -> HttpResponse {
@@ -886,65 +903,74 @@ fn decorate(
     resp: &mut HttpResponse,
     now: Timestamp,
 ) {
-    let request_id = g.engine.ids().guid();
-    let correlation = req
-        .header_value("x-ms-correlation-request-id")
+    const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+    const EXPIRES: HeaderValue = HeaderValue::from_static("-1");
+    const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+    const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+    resp.set(header::CACHE_CONTROL, NO_CACHE);
+    resp.set(header::PRAGMA, NO_CACHE);
+    resp.set(header::EXPIRES, EXPIRES);
+    resp.set_text(names::REQUEST_ID, g.engine.ids().guid());
+    // The caller's correlation id is echoed when it is a sensible one; otherwise ARM makes one up.
+    let echoed = req
+        .headers
+        .get(&names::CORRELATION_ID)
         .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_string)
-        .unwrap_or_else(|| g.engine.ids().guid());
-    resp.set_header("cache-control", "no-cache");
-    resp.set_header("pragma", "no-cache");
-    resp.set_header("expires", "-1");
-    resp.set_header("x-ms-request-id", request_id);
-    let (http_date, compact) = g.dates.at(now);
-    let (http_date, routing) = (
-        http_date.to_string(),
-        format!("WESTUS:{compact}:{correlation}"),
-    );
-    resp.set_header("x-ms-correlation-request-id", correlation);
-    resp.set_header("x-ms-routing-request-id", routing);
+        .and_then(|v| Some((v, std::str::from_utf8(v.as_bytes()).ok()?)));
+    let made_up = match echoed {
+        Some(_) => String::new(),
+        None => g.engine.ids().guid(),
+    };
+    let (date, compact) = g.dates.at(now);
+    let date = date.cloned();
+    let correlation = echoed.map_or(made_up.as_str(), |(_, text)| text);
+    let routing = ["WESTUS:", compact, ":", correlation].concat();
+    match echoed {
+        Some((value, _)) => resp.set(names::CORRELATION_ID, value.clone()),
+        None => resp.set_text(names::CORRELATION_ID, made_up),
+    }
+    resp.set_text(names::ROUTING_ID, routing);
     let subscription = match route {
         Route::Subscription { subscription }
         | Route::ResourceGroups { subscription }
         | Route::ResourceGroup { subscription, .. }
         | Route::Services { subscription, .. }
-        | Route::StorageAccounts { subscription, .. } => Some(subscription.clone()),
+        | Route::StorageAccounts { subscription, .. } => Some(subscription),
         Route::Service(r)
         | Route::ServiceAction(r, _)
         | Route::OperationResult(r, _)
         | Route::OperationStatus(r, _)
         | Route::Apis(r)
-        | Route::Api(r, _) => Some(r.subscription.clone()),
+        | Route::Api(r, _) => Some(&r.subscription),
         Route::StorageAccount(r)
         | Route::StorageAction(r, _)
         | Route::Containers(r)
-        | Route::Container(r, _) => Some(r.subscription.clone()),
+        | Route::Container(r, _) => Some(&r.subscription),
         _ => None,
     };
     if let Some(sub) = subscription {
         let write = req.method != "GET";
-        let left = g.engine.take_rate_limit(&sub, write, now);
+        let left = g.engine.take_rate_limit(sub, write, now);
         let name = if write {
-            "x-ms-ratelimit-remaining-subscription-writes"
+            names::WRITES_LEFT
         } else {
-            "x-ms-ratelimit-remaining-subscription-reads"
+            names::READS_LEFT
         };
-        resp.set_header(name, left.to_string());
+        resp.set(name, HeaderValue::from(left));
     }
     if req
         .header_value("x-ms-return-client-request-id")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
-        if let Some(id) = req.header_value("x-ms-client-request-id") {
-            resp.set_header("x-ms-client-request-id", id.to_string());
+        if let Some(id) = req.headers.get(&names::CLIENT_REQUEST_ID) {
+            resp.set(names::CLIENT_REQUEST_ID, id.clone());
         }
     }
-    resp.set_header(
-        "strict-transport-security",
-        "max-age=31536000; includeSubDomains",
-    );
-    resp.set_header("x-content-type-options", "nosniff");
-    resp.set_header("date", http_date);
+    resp.set(header::STRICT_TRANSPORT_SECURITY, HSTS);
+    resp.set(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    if let Some(date) = date {
+        resp.set(header::DATE, date);
+    }
 }
 
 fn subscription_json(s: &crate::engine::model::Subscription, tenant: &str) -> Value {

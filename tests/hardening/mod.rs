@@ -408,8 +408,9 @@ fn raw_request() -> impl Strategy<Value = HttpRequest> {
     );
     (method, path(), query(), headers(), body_bytes()).prop_map(|(m, p, q, h, b)| {
         let target = if q.is_empty() { p } else { format!("{p}?{q}") };
-        let mut r = HttpRequest::new(m, &target);
-        r.headers = h;
+        let mut r = h
+            .iter()
+            .fold(HttpRequest::new(m, &target), |r, (n, v)| r.header(n, v));
         r.body = b.into();
         r
     })

@@ -38,8 +38,8 @@ const NOT_MODELLED: [&str; 10] = [
 
 fn header_names(resp: &HttpResponse) -> BTreeSet<String> {
     resp.headers
-        .iter()
-        .map(|(n, _)| n.to_ascii_lowercase())
+        .keys()
+        .map(|n| n.as_str().to_string())
         .collect()
 }
 

@@ -6,9 +6,8 @@ use serde_json::{json, Value};
 
 fn shown(resp: &HttpResponse) -> Value {
     let headers: serde_json::Map<String, Value> = resp
-        .headers
-        .iter()
-        .map(|(n, v)| (n.clone(), Value::from(v.as_str())))
+        .header_pairs()
+        .map(|(n, v)| (n.to_string(), Value::from(v)))
         .collect();
     json!({"status": resp.status, "headers": headers, "body": resp.json_body()})
 }

@@ -78,26 +78,32 @@ pub enum Provider {
 }
 
 /// Checks the `api-version` query value and returns it.
-pub fn check(given: Option<&str>, provider: Provider, location: &str) -> Result<String, ArmError> {
+/// Checks the request's `api-version`; `location` (the region a `NoRegisteredProviderFound` message
+/// names) is asked for only when that is the answer.
+pub fn check(
+    given: Option<String>,
+    provider: Provider,
+    location: impl FnOnce() -> String,
+) -> Result<String, ArmError> {
     let Some(v) = given.filter(|v| !v.is_empty()) else {
         return Err(ArmError::missing_api_version());
     };
-    if !is_well_formed(v) {
+    if !is_well_formed(&v) {
         let supported = match provider {
             Provider::ApiManagement => APIM_VERSIONS.to_vec(),
             Provider::Other => vec!["2022-12-01", "2021-04-01", "2020-01-01"],
         };
-        return Err(ArmError::invalid_api_version(v, &supported));
+        return Err(ArmError::invalid_api_version(&v, &supported));
     }
-    if provider == Provider::ApiManagement && !APIM_VERSIONS.contains(&v) {
+    if provider == Provider::ApiManagement && !APIM_VERSIONS.contains(&v.as_str()) {
         return Err(ArmError::no_registered_provider(
-            v,
+            &v,
             "service",
             &APIM_VERSIONS,
-            location,
+            &location(),
         ));
     }
-    Ok(v.to_string())
+    Ok(v)
 }
 
 pub fn body_rules(api_version: &str) -> BodyRules {
@@ -141,8 +147,12 @@ mod tests {
 
     #[test]
     fn missing_malformed_and_unknown_versions_get_arm_codes() {
-        let code =
-            |v: Option<&str>| check(v, Provider::ApiManagement, "westus").map_err(|e| e.code);
+        let code = |v: Option<&str>| {
+            check(v.map(str::to_string), Provider::ApiManagement, || {
+                "westus".into()
+            })
+            .map_err(|e| e.code)
+        };
         assert_eq!(code(None), Err("MissingApiVersionParameter".into()));
         assert_eq!(code(Some("")), Err("MissingApiVersionParameter".into()));
         assert_eq!(

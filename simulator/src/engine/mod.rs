@@ -61,10 +61,19 @@ impl RateLimits {
     /// Counts one request and returns what remains in the current virtual hour.
     fn take(&mut self, subscription: &str, write: bool, now: Timestamp) -> u32 {
         let hour = now.as_secs().div_euclid(3600);
-        let entry = self
-            .window
-            .entry(subscription.to_ascii_lowercase())
-            .or_insert((hour, Self::READS, Self::WRITES));
+        // Subscription ids are lower-case GUIDs as clients send them: no key to make on that path.
+        let entry = if subscription.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.window.entry(subscription.to_ascii_lowercase())
+        } else if let Some(entry) = self.window.get_mut(subscription) {
+            return Self::count(entry, hour, write);
+        } else {
+            self.window.entry(subscription.to_string())
+        }
+        .or_insert((hour, Self::READS, Self::WRITES));
+        Self::count(entry, hour, write)
+    }
+
+    fn count(entry: &mut (i64, u32, u32), hour: i64, write: bool) -> u32 {
         if entry.0 != hour {
             *entry = (hour, Self::READS, Self::WRITES);
         }

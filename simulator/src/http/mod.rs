@@ -4,6 +4,7 @@
 pub mod route;
 
 use bytes::Bytes;
+pub use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::arm::error::ArmError;
@@ -16,8 +17,8 @@ pub struct HttpRequest {
     pub path: String,
     /// The raw query string, without the `?`.
     pub query: String,
-    /// Header names lower-cased, in the order received.
-    pub headers: Vec<(String, String)>,
+    /// As received: the map hyper parsed, moved rather than copied (names lower-case, values as bytes).
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -31,14 +32,24 @@ impl HttpRequest {
             method: method.to_ascii_uppercase(),
             path,
             query,
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: Bytes::new(),
         }
     }
 
+    /// Adds a header (for requests built in code: tests, the harness).
+    ///
+    /// # Panics
+    /// On a name or value HTTP forbids (a control character, a space in the name): such a request
+    /// cannot reach the server, so building one is a defect in the caller.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_string()));
+        let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            panic!("not a valid HTTP header: {name:?}: {value:?}");
+        };
+        self.headers.append(n, v);
         self
     }
 
@@ -47,12 +58,9 @@ impl HttpRequest {
         self.header("content-type", "application/json")
     }
 
-    /// The first value of a header, by case-insensitive name.
+    /// The first value of a header, by case-insensitive name; `None` when absent or not UTF-8.
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        text(self.headers.get(name)?)
     }
 
     /// The decoded value of a query parameter, by case-insensitive name (ARM treats `API-VERSION` alike).
@@ -79,11 +87,18 @@ impl HttpRequest {
     }
 }
 
+/// A header value as text, when it is UTF-8 (HTTP allows other bytes; no ARM header uses them).
+fn text(value: &HeaderValue) -> Option<&str> {
+    std::str::from_utf8(value.as_bytes()).ok()
+}
+
 /// One response as the simulator produced it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    /// In http's own map, so answering moves it to hyper as is; the names and the values that never
+    /// change (`Cache-Control: no-cache`, …) are constants, not allocations.
+    pub headers: HeaderMap,
     pub body: Bytes,
     /// How the server puts this answer on the wire (late, cut short, not at all): set by faults.
     pub delivery: crate::fault::Delivery,
@@ -93,46 +108,65 @@ impl HttpResponse {
     pub fn new(status: u16) -> Self {
         Self {
             status,
-            headers: Vec::with_capacity(16),
+            headers: HeaderMap::with_capacity(16),
             body: Bytes::new(),
             delivery: Default::default(),
         }
     }
 
     pub fn json(status: u16, body: &Value) -> Self {
-        Self {
-            status,
-            headers: vec![(
-                "content-type".into(),
-                "application/json; charset=utf-8".into(),
-            )],
-            body: Bytes::from(body.to_string()),
-            delivery: Default::default(),
-        }
+        let mut resp = Self::new(status);
+        resp.set(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        resp.body = Bytes::from(body.to_string());
+        resp
     }
 
     pub fn text(status: u16, content_type: &str, body: impl Into<Bytes>) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type".into(), content_type.into())],
-            body: body.into(),
-            delivery: Default::default(),
-        }
+        let mut resp = Self::new(status);
+        resp.set_header("content-type", content_type);
+        resp.body = body.into();
+        resp
     }
 
     pub fn error(err: &ArmError) -> Self {
         let mut resp = Self::json(err.status, &err.body());
         for (n, v) in &err.headers {
-            resp.set_header(n, v);
+            resp.set_header(n, v.as_str());
         }
         resp
     }
 
-    /// Sets a header, replacing any with the same (case-insensitive) name.
+    /// Sets a header, replacing any with the same name: the hot path, with a name and value already made.
+    pub fn set(&mut self, name: HeaderName, value: HeaderValue) {
+        self.headers.insert(name, value);
+    }
+
+    /// Sets a header to text armsim made (an id, a URL), moving it rather than copying it.
+    pub fn set_text(&mut self, name: HeaderName, value: String) {
+        match HeaderValue::from_maybe_shared(Bytes::from(value)) {
+            Ok(v) => self.set(name, v),
+            Err(_) => tracing::warn!(header = %name, "left out a header with an invalid value"),
+        }
+    }
+
+    /// Sets a header by name and text, replacing any with the same (case-insensitive) name. A name or
+    /// value HTTP forbids (only possible from a fault plan's text, which is checked when read) is left
+    /// out with a warning rather than failing the whole answer.
     pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
-        let name = name.to_ascii_lowercase();
-        self.headers.retain(|(n, _)| *n != name);
-        self.headers.push((name, value.into()));
+        let name = match known_header(name) {
+            Some(known) => known,
+            None => match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(n) => n,
+                Err(_) => {
+                    tracing::warn!(header = %name, "left out a header with an invalid name");
+                    return;
+                }
+            },
+        };
+        self.set_text(name, value.into());
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -140,16 +174,62 @@ impl HttpResponse {
         self
     }
 
+    /// The first value of a header, by case-insensitive name; `None` when absent or not UTF-8.
     pub fn header_value(&self, name: &str) -> Option<&str> {
+        text(self.headers.get(name)?)
+    }
+
+    /// Every header as `(name, value)` text, in the map's order (values not UTF-8 decoded lossily).
+    pub fn header_pairs(&self) -> impl Iterator<Item = (&str, std::borrow::Cow<'_, str>)> {
         self.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes())))
     }
 
     pub fn json_body(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
     }
+}
+
+/// The header names on armsim's answers, as constants: no parsing or allocation on the way out.
+pub mod names {
+    use super::HeaderName;
+
+    const fn custom(name: &'static str) -> HeaderName {
+        HeaderName::from_static(name)
+    }
+    pub const REQUEST_ID: HeaderName = custom("x-ms-request-id");
+    pub const CORRELATION_ID: HeaderName = custom("x-ms-correlation-request-id");
+    pub const ROUTING_ID: HeaderName = custom("x-ms-routing-request-id");
+    pub const READS_LEFT: HeaderName = custom("x-ms-ratelimit-remaining-subscription-reads");
+    pub const WRITES_LEFT: HeaderName = custom("x-ms-ratelimit-remaining-subscription-writes");
+    pub const CLIENT_REQUEST_ID: HeaderName = custom("x-ms-client-request-id");
+    pub const ASYNC_OPERATION: HeaderName = custom("azure-asyncoperation");
+}
+
+/// The constant for a header name armsim sends, by its lower-case text.
+fn known_header(name: &str) -> Option<HeaderName> {
+    Some(match name {
+        "x-ms-request-id" => names::REQUEST_ID,
+        "x-ms-correlation-request-id" => names::CORRELATION_ID,
+        "x-ms-routing-request-id" => names::ROUTING_ID,
+        "x-ms-ratelimit-remaining-subscription-reads" => names::READS_LEFT,
+        "x-ms-ratelimit-remaining-subscription-writes" => names::WRITES_LEFT,
+        "x-ms-client-request-id" => names::CLIENT_REQUEST_ID,
+        "azure-asyncoperation" => names::ASYNC_OPERATION,
+        "retry-after" => header::RETRY_AFTER,
+        "location" => header::LOCATION,
+        "cache-control" => header::CACHE_CONTROL,
+        "pragma" => header::PRAGMA,
+        "expires" => header::EXPIRES,
+        "strict-transport-security" => header::STRICT_TRANSPORT_SECURITY,
+        "x-content-type-options" => header::X_CONTENT_TYPE_OPTIONS,
+        "date" => header::DATE,
+        "content-type" => header::CONTENT_TYPE,
+        "content-length" => header::CONTENT_LENGTH,
+        "www-authenticate" => header::WWW_AUTHENTICATE,
+        _ => return None,
+    })
 }
 
 /// The decoded value of the first parameter of `query` named `name` (case-insensitive), decoding only

@@ -186,6 +186,15 @@ pub(super) fn audience_allowed(aud: &str, base_url: &str) -> bool {
                 .eq_ignore_ascii_case(base))
 }
 
+/// Whether `caller`'s role allows a request, read or not: what [`authorize`] decides, without the
+/// texts its error needs.
+pub fn may(caller: &Caller, is_read: bool) -> bool {
+    match caller.role {
+        Role::Owner | Role::Contributor => true,
+        Role::Reader => is_read,
+    }
+}
+
 /// Whether `caller` may perform `action` on `scope`. A Reader may only read; Owner and Contributor may do
 /// everything armsim simulates. `is_read` is the route's verdict (GET).
 pub fn authorize(
@@ -194,13 +203,13 @@ pub fn authorize(
     scope: &str,
     is_read: bool,
 ) -> Result<(), ArmError> {
-    match caller.role {
-        Role::Owner | Role::Contributor => Ok(()),
-        Role::Reader if is_read => Ok(()),
-        Role::Reader => Err(ArmError::authorization_failed(
+    if may(caller, is_read) {
+        Ok(())
+    } else {
+        Err(ArmError::authorization_failed(
             &caller.object_id,
             action,
             scope,
-        )),
+        ))
     }
 }

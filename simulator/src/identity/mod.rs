@@ -32,7 +32,7 @@ use serde_json::json;
 
 use crate::clock::{Clock, Timestamp, VDuration};
 
-pub use access::{authorize, Caller};
+pub use access::{authorize, may, Caller};
 
 /// How strictly ARM routes check bearer tokens (`armsim serve --auth strict|permissive|off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
