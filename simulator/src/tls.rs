@@ -331,7 +331,9 @@ const get = (host) => new Promise((ok, fail) => https.get({{host, port: {port}, 
 get("127.0.0.1").then(() => get("localhost")).then(() => console.log("node ok"), (e) => {{ console.error(e); process.exit(1); }});
 "#
         );
-        let runs: [(&str, Vec<String>, Vec<(&str, String)>); 2] = [
+        /// A program, its arguments and its environment.
+        type Run<'a> = (&'a str, Vec<String>, Vec<(&'a str, String)>);
+        let runs: [Run; 2] = [
             (
                 "python3",
                 vec!["-c".into(), python, ca.display().to_string()],
