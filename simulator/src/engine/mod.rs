@@ -1078,7 +1078,7 @@ impl Engine {
 
     /// Ends an operation at `at`, applying its effects once.
     fn complete(&mut self, id: &str, at: Timestamp) {
-        let Some(mut op) = self.operations.remove(id) else {
+        let Some((key, mut op)) = self.operations.remove_entry(id) else {
             return;
         };
         let index = self
@@ -1099,7 +1099,7 @@ impl Engine {
                 ),
             }),
             (Some(_), Some(f)) if !op.forced_success => Err(f),
-            (Some(i), _) => self.apply(&op, i, at),
+            (Some(i), _) => self.apply(&mut op, i, at),
         };
         if let Some(i) = index {
             let svc = &mut self.world.services[i];
@@ -1122,18 +1122,21 @@ impl Engine {
         };
         op.ended_at = Some(at);
         self.finished.push(at, id);
-        self.operations.insert(id.to_string(), op);
+        self.operations.insert(key, op);
     }
 
+    /// Applies a succeeding operation's effects. Its payload moves into the world (the blob written, the
+    /// configuration restored): a finished operation no longer needs it, and a POST storm keeps
+    /// hundreds of thousands of finished operations.
     fn apply(
         &mut self,
-        op: &Operation,
+        op: &mut Operation,
         service_index: usize,
         at: Timestamp,
     ) -> Result<(), FailureSpec> {
         match op.kind {
             OperationKind::Backup => {
-                let (Some(target), Some(payload)) = (&op.target, &op.payload) else {
+                let (Some(target), Some(payload)) = (&op.target, op.payload.take()) else {
                     return Ok(());
                 };
                 let account = self
@@ -1150,7 +1153,7 @@ impl Engine {
                             name: target.blob.clone(),
                             created_at: Some(at),
                             age: None,
-                            backup: Some(payload.clone()),
+                            backup: Some(payload),
                             content: None,
                         });
                         Ok(())
@@ -1170,16 +1173,16 @@ impl Engine {
                 }
             }
             OperationKind::Restore => {
-                if let Some(backup) = &op.payload {
+                if let Some(backup) = op.payload.take() {
                     let svc = &mut self.world.services[service_index];
-                    svc.apis = backup.apis.clone();
-                    svc.publisher_email = backup.publisher_email.clone();
-                    svc.publisher_name = backup.publisher_name.clone();
+                    svc.apis = backup.apis;
+                    svc.publisher_email = backup.publisher_email;
+                    svc.publisher_name = backup.publisher_name;
                 }
                 Ok(())
             }
             OperationKind::Create | OperationKind::Update => {
-                if let Some(desired) = &op.desired {
+                if let Some(desired) = op.desired.take() {
                     let svc = &mut self.world.services[service_index];
                     let keep = (
                         svc.apis.clone(),
@@ -1187,7 +1190,7 @@ impl Engine {
                         svc.version,
                         svc.created_at,
                     );
-                    *svc = (**desired).clone();
+                    *svc = *desired;
                     (svc.apis, svc.usage, svc.version, svc.created_at) = keep;
                 }
                 Ok(())
