@@ -8,7 +8,9 @@
 pub mod ids;
 pub mod model;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 
 use serde_json::Value;
 
