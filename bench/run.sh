@@ -10,6 +10,8 @@
 #   STORM_SECONDS   duration of the POST storm (default 60)
 #   CONNECTIONS     wrk connections for throughput (default 64)
 #   SERVER_CPU / LOAD_CPU   cores for the server and for wrk (default 0 and 1)
+#   ARMSIM_BIN      measure this armsim binary instead of building the repo's: to compare two commits
+#                   in alternating runs on the same machine (the floor is rebuilt and measured each run)
 #
 # Besides wrk's throughput and latency, each throughput row reports the server's CPU time per request
 # (user + system, from /proc): a figure that moves far less than req/s when the machine is busy.
@@ -42,10 +44,16 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v python3 >/dev/null || { log "python3 is needed (cold start timing, world generation)"; exit 2; }
 
-log "building armsim and hyper-floor (release)"
-(cd "$root" && cargo build --release --locked --bin armsim -q)
+if [ -n "${ARMSIM_BIN:-}" ]; then
+    armsim="$(cd "$(dirname "$ARMSIM_BIN")" && pwd)/$(basename "$ARMSIM_BIN")"
+    [ -x "$armsim" ] || { log "ARMSIM_BIN=$ARMSIM_BIN is not an executable"; exit 2; }
+    log "measuring $armsim; building hyper-floor (release)"
+else
+    log "building armsim and hyper-floor (release)"
+    (cd "$root" && cargo build --release --locked --bin armsim -q)
+    armsim="$root/target/release/armsim"
+fi
 (cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
-armsim="$root/target/release/armsim"
 floor="$root/target/hyper-floor/release/hyper-floor"
 
 # start NAME CMD... : runs CMD on the server core, waits for its JSON ready line, sets $pid and $ep.
@@ -240,6 +248,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; el
 machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d)"
 {
 echo "Machine: $machine. Server on core $scpu, wrk on core $lcpu, ${secs}s per measurement, $conns connections unless said."
+[ -n "${ARMSIM_BIN:-}" ] && echo "armsim binary: $ARMSIM_BIN."
 echo
 echo "| measurement | result | server CPU per request | target | ratio to the hyper floor |"
 echo "|---|---|---|---|---|"

@@ -103,7 +103,8 @@ pub struct Journal {
 /// is read: recording is on every request's path and reading is rare. The method, path, query, headers
 /// and request body are copied into one buffer (a request body is small, and keeping it as a slice of
 /// hyper's read buffer would pin that whole buffer); the response body is our own and shared by
-/// reference count. Dropping the oldest entry frees one buffer. What leaves the journal is redacted.
+/// reference count. Once the ring is full, the oldest entry's buffer is refilled for the newest. What
+/// leaves the journal is redacted.
 #[derive(Debug)]
 struct Raw {
     seq: u64,

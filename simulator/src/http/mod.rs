@@ -1,5 +1,7 @@
 //! Bytes ↔ typed requests. [`HttpRequest`] and [`HttpResponse`] are plain data, free of hyper, so the
-//! engine can be driven in-process (tests, property tests, fuzzing) exactly as over the network.
+//! engine can be driven in-process (tests, property tests, fuzzing) exactly as over the network. Their
+//! headers are the `http` crate's `HeaderMap`, the type hyper parses into and encodes from, so the server
+//! moves them across instead of copying them.
 
 pub mod route;
 
