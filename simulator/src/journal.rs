@@ -133,9 +133,12 @@ const REUSED_BUFFER_MAX: usize = 16 * 1024;
 struct Packed(Vec<u8>);
 
 impl Packed {
-    /// Replaces the contents with `items`, keeping the buffer.
-    fn refill<'a>(&mut self, items: impl Iterator<Item = &'a [u8]>) {
+    /// Replaces the contents with `items`, `len` bytes once packed (their lengths plus 4 each), keeping
+    /// the buffer. An exact reservation: growing by doubling would leave a ring of 10,000 entries with
+    /// megabytes of slack.
+    fn refill<'a>(&mut self, items: impl Iterator<Item = &'a [u8]>, len: usize) {
         self.0.clear();
+        self.0.reserve_exact(len);
         for s in items {
             // Longer than 4 GiB cannot reach here: requests are size-limited, large bodies are not kept.
             let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
@@ -254,7 +257,19 @@ impl Journal {
         } else {
             Packed::default()
         };
-        packed.refill(text);
+        let header_bytes = |h: &HeaderMap| {
+            h.iter()
+                .map(|(n, v)| 8 + n.as_str().len() + v.len())
+                .sum::<usize>()
+        };
+        let len = 16
+            + req.method.len()
+            + req.path.len()
+            + req.query.len()
+            + header_bytes(&req.headers)
+            + header_bytes(&resp.headers)
+            + packed_body.len();
+        packed.refill(text, len);
         let entry = Raw {
             seq: self.next_seq,
             wall_ms: x.wall_ms,
@@ -463,6 +478,30 @@ mod tests {
         assert_eq!(
             (e.status, e.wall_ms, e.operation_id.as_deref()),
             (202, 7, Some("op"))
+        );
+    }
+
+    #[test]
+    fn an_entry_buffer_is_sized_exactly() {
+        let mut j = Journal::new(4);
+        let req = HttpRequest::new("POST", "/subscriptions/x/backup?api-version=1")
+            .header("authorization", "Bearer t")
+            .json(&json!({"backupName": "b"}));
+        let resp = HttpResponse::json(202, &json!({})).with_header("location", "https://x/y");
+        j.record(Exchange {
+            wall_ms: 0,
+            at: Timestamp::from_millis(0),
+            request: &req,
+            response: &resp,
+            route: "other",
+            operation_id: None,
+            fault: None,
+        });
+        let text = &j.entries.back().expect("an entry").text.0;
+        assert_eq!(
+            text.len(),
+            text.capacity(),
+            "the reserved length is the packed length"
         );
     }
 
