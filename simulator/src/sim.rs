@@ -14,12 +14,13 @@ use crate::arm::api_version::{self, Provider};
 use crate::arm::error::ArmError;
 use crate::arm::wire;
 use crate::clock::{Clock, ClockMode, Timestamp, VDuration};
+use crate::engine::action_body::ActionBody;
 use crate::engine::ids::Ids;
 use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
 use crate::fault::{self, FaultPlan, FaultState, RequestFacts};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
-use crate::http::{header, names, HeaderValue, HttpRequest, HttpResponse};
+use crate::http::{header, names, number_value, HeaderValue, HttpRequest, HttpResponse};
 use crate::identity::{authorize, may, AuthMode, Identity};
 use crate::journal::{Exchange, Journal, JournalEntry, REDACTED};
 use crate::persist::Persist;
@@ -368,7 +369,7 @@ impl Simulator {
             (None, None, Err(e)) => (HttpResponse::error(&e), None),
         };
         decision.apply(&mut resp, g.journal.len() as u32 + 1);
-        resp.set(header::CONTENT_LENGTH, HeaderValue::from(resp.body.len()));
+        resp.set(header::CONTENT_LENGTH, number_value(resp.body.len() as u64));
         let at = g.clock.now();
         g.journal.record(Exchange {
             wall_ms,
@@ -395,7 +396,7 @@ impl Simulator {
     fn base_url(&self, req: &HttpRequest) -> String {
         let scheme = self.config.base_url.split("://").next().unwrap_or("https");
         match req.header_value("host") {
-            Some(host) if !host.is_empty() => format!("{scheme}://{host}"),
+            Some(host) if !host.is_empty() => [scheme, "://", host].concat(),
             _ => self.config.base_url.trim_end_matches('/').to_string(),
         }
     }
@@ -583,7 +584,7 @@ impl Ctx<'_, '_> {
         if *route == Route::MetadataEndpoints {
             return Ok(HttpResponse::json(200, &metadata_endpoints(&self.base)));
         }
-        let caller = self.g.identity.verify(
+        let caller = self.g.identity.verify_lent(
             self.req.header_value("authorization"),
             self.auth,
             &self.base,
@@ -613,11 +614,16 @@ impl Ctx<'_, '_> {
             }
             _ => String::new(),
         };
-        let body = if matches!(method, "PUT" | "PATCH" | "POST") {
+        let is_action = matches!(route, Route::ServiceAction(..));
+        let (body, action_body) = if matches!(method, "PUT" | "PATCH" | "POST") {
             self.check_content_type()?;
-            self.req.json_body()?
+            if is_action {
+                (None, ActionBody::parse(&self.req.body)?)
+            } else {
+                (self.req.json_body()?, ActionBody::default())
+            }
         } else {
-            None
+            (None, ActionBody::default())
         };
         let body = body.as_ref();
         let now = self.now;
@@ -690,8 +696,8 @@ impl Ctx<'_, '_> {
             },
             (Route::ServiceAction(r, action), "POST") => {
                 let accepted = match action {
-                    ServiceAction::Backup => e.backup(r, &v, body, now)?,
-                    ServiceAction::Restore => e.restore(r, &v, body, now)?,
+                    ServiceAction::Backup => e.backup(r, &v, &action_body, now)?,
+                    ServiceAction::Restore => e.restore(r, &v, &action_body, now)?,
                 };
                 let double = e.world().behaviour.double_slash_location;
                 Ok(self.accepted(r, &v, &accepted.operation_id, double))
@@ -854,7 +860,7 @@ impl Ctx<'_, '_> {
 
     fn retry_after(&self) -> HeaderValue {
         let virtual_delay = self.g.engine.world().behaviour.retry_after;
-        HeaderValue::from(self.g.clock.mode().wall_retry_after_secs(virtual_delay))
+        number_value(self.g.clock.mode().wall_retry_after_secs(virtual_delay))
     }
 
     /// 202 with an empty body, `Location` and `Retry-After`: the answer to every accepted LRO.
@@ -956,7 +962,7 @@ fn decorate(
         } else {
             names::READS_LEFT
         };
-        resp.set(name, HeaderValue::from(left));
+        resp.set(name, number_value(u64::from(left)));
     }
     if req
         .header_value("x-ms-return-client-request-id")

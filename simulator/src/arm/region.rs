@@ -30,10 +30,18 @@ const REGIONS: [(&str, &str); 24] = [
 
 /// `West US` or `westus` → `westus`. Unknown names are compacted the same way.
 pub fn canonical(name: &str) -> String {
-    name.chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
+    let mut out = String::with_capacity(name.len());
+    push_canonical(&mut out, name);
+    out
+}
+
+/// [`canonical`], appended to `out`.
+pub fn push_canonical(out: &mut String, name: &str) {
+    out.extend(
+        name.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_lowercase()),
+    );
 }
 
 /// `westus` or `West US` → `West US`. Unknown names are returned as given.

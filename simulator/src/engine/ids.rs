@@ -37,8 +37,13 @@ impl Ids {
     /// Eight lower-case hex digits, as in operation ids (`_Backup_75e6eaea`).
     pub fn hex8(&mut self) -> String {
         let mut out = String::with_capacity(8);
-        push_hex(&mut out, self.next_u64() & 0xffff_ffff, 8);
+        self.push_hex8(&mut out);
         out
+    }
+
+    /// [`Ids::hex8`], appended to `out`.
+    pub fn push_hex8(&mut self, out: &mut String) {
+        push_hex(out, self.next_u64() & 0xffff_ffff, 8);
     }
 
     /// A version-4-shaped GUID. Two of these are made for every answer, so they are written digit by

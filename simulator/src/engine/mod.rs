@@ -5,9 +5,11 @@
 //! replacing the restored configuration) at its own end time. So state is a function of the clock, and
 //! advancing 30 days is one call.
 
+pub mod action_body;
 pub mod ids;
 pub mod model;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::{HashMap, HashMapExt};
@@ -19,6 +21,7 @@ use crate::arm::error::ArmError;
 use crate::arm::{region, wire};
 use crate::clock::Timestamp;
 use crate::http::route::{ServiceRef, StorageRef};
+use action_body::{ActionBody, Member};
 use ids::Ids;
 use model::*;
 
@@ -101,6 +104,8 @@ pub struct Engine {
     finished: Queue,
     ids: Ids,
     limits: RateLimits,
+    /// Where an operation id is put together before it is encoded (kept to reuse its buffer).
+    id_scratch: String,
 }
 
 /// Operation ids by time, first in first out among equal times: a counter breaks ties, so ordering
@@ -136,6 +141,13 @@ fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// Replaces a state text in place: a service's states change on every operation, and their strings'
+/// buffers already fit each other.
+fn set_text(field: &mut String, text: &str) {
+    field.clear();
+    field.push_str(text);
+}
+
 impl Engine {
     /// Builds the engine from a world, filling defaults and checking references. `now` is the clock's
     /// time, from which blob `age`s are counted.
@@ -163,20 +175,39 @@ impl Engine {
             finished,
             ids,
             limits: RateLimits::default(),
+            id_scratch: String::new(),
         };
         engine.reindex();
         Ok(engine)
     }
 
     fn service_key(sub: &str, rg: &str, name: &str) -> String {
-        let mut key = String::with_capacity(sub.len() + rg.len() + name.len() + 2);
+        Self::with_service_key(sub, rg, name, str::to_string)
+    }
+
+    /// Calls `f` with `subscription/resourceGroup/name` in lower case, built on the stack when it fits:
+    /// every request on a service and every operation's end looks one up.
+    fn with_service_key<T>(sub: &str, rg: &str, name: &str, f: impl FnOnce(&str) -> T) -> T {
+        let mut buf = [0u8; 160];
+        let len = sub.len() + rg.len() + name.len() + 2;
+        if len > buf.len() {
+            return f(&[sub, rg, name].join("/").to_ascii_lowercase());
+        }
+        let mut at = 0;
         for (i, part) in [sub, rg, name].into_iter().enumerate() {
             if i > 0 {
-                key.push('/');
+                buf[at] = b'/';
+                at += 1;
             }
-            key.extend(part.chars().map(|c| c.to_ascii_lowercase()));
+            buf[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
         }
-        key
+        buf[..len].make_ascii_lowercase();
+        // Lower-casing ASCII bytes keeps UTF-8 valid, so this never fails; the fallback is for form.
+        match std::str::from_utf8(&buf[..len]) {
+            Ok(key) => f(key),
+            Err(_) => f(&[sub, rg, name].join("/").to_ascii_lowercase()),
+        }
     }
 
     /// Rebuilds `service_at` after services were added or removed.
@@ -275,19 +306,15 @@ impl Engine {
 
     fn service_index(&self, r: &ServiceRef) -> Result<usize, ArmError> {
         self.check_group(&r.subscription, &r.resource_group)?;
-        self.service_at
-            .get(&Self::service_key(
-                &r.subscription,
+        Self::with_service_key(&r.subscription, &r.resource_group, &r.name, |key| {
+            self.service_at.get(key).copied()
+        })
+        .ok_or_else(|| {
+            ArmError::resource_not_found(
+                &format!("Microsoft.ApiManagement/service/{}", r.name),
                 &r.resource_group,
-                &r.name,
-            ))
-            .copied()
-            .ok_or_else(|| {
-                ArmError::resource_not_found(
-                    &format!("Microsoft.ApiManagement/service/{}", r.name),
-                    &r.resource_group,
-                )
-            })
+            )
+        })
     }
 
     pub fn service(&self, r: &ServiceRef) -> Result<&Service, ArmError> {
@@ -836,12 +863,12 @@ impl Engine {
     /// The synchronous checks backup and restore share, in the order the service makes them: the
     /// service exists, the body is valid for the api-version, the tier has backup, the service is idle,
     /// and the storage access works.
-    fn accept_action(
+    fn accept_action<'a>(
         &self,
         r: &ServiceRef,
         api_version: &str,
-        body: Option<&Value>,
-    ) -> Result<(usize, BackupParams), ArmError> {
+        body: &ActionBody<'a>,
+    ) -> Result<(usize, BackupParams<'a>), ArmError> {
         let i = self.service_index(r)?;
         let params = BackupParams::parse(body, api_version)?;
         let svc = &self.world.services[i];
@@ -855,11 +882,11 @@ impl Engine {
 
     /// POST …/backup: validates synchronously, then starts the operation. Failures that the real service
     /// reports only when polling are planned here and revealed at the end (see docs/fidelity.md).
-    pub fn backup(
+    pub fn backup<'a>(
         &mut self,
         r: &ServiceRef,
         api_version: &str,
-        body: Option<&Value>,
+        body: &ActionBody<'a>,
         now: Timestamp,
     ) -> Result<Accepted, ArmError> {
         let (i, params) = self.accept_action(r, api_version, body)?;
@@ -873,11 +900,11 @@ impl Engine {
     }
 
     /// POST …/restore: validates synchronously, reads the backup, and plans the outcome.
-    pub fn restore(
+    pub fn restore<'a>(
         &mut self,
         r: &ServiceRef,
         api_version: &str,
-        body: Option<&Value>,
+        body: &ActionBody<'a>,
         now: Timestamp,
     ) -> Result<Accepted, ArmError> {
         let (i, params) = self.accept_action(r, api_version, body)?;
@@ -962,7 +989,7 @@ impl Engine {
             })?;
         match p.access {
             Access::Key(ref key) => {
-                if !account.keys.iter().any(|k| k == key) {
+                if !account.keys.iter().any(|k| *k == **key) {
                     return Err(ArmError::invalid_parameter(
                         &format!("The access key is not valid for storage account '{}': it is not one of the account's current keys.", account.name),
                         "backupStorageAccessKey",
@@ -1004,12 +1031,23 @@ impl Engine {
         now: Timestamp,
         fill: impl FnOnce(&mut Operation),
     ) -> String {
-        let svc_name = self.world.services[service_index].name.clone();
-        let region = region::canonical(&self.world.services[service_index].location);
+        let svc = &self.world.services[service_index];
         // A loaded world (PUT /_armsim/state) may hold ids this generator will hand out again: skip them.
         let id = loop {
-            let raw = format!("{region}:{}_{}_{}", r.name, kind.id_word(), self.ids.hex8());
-            let id = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+            // `{region}:{name}_{Kind}_{8 hex digits}`, base64: made in one buffer, encoded into another.
+            let raw = &mut self.id_scratch;
+            raw.clear();
+            region::push_canonical(raw, &svc.location);
+            for part in [":", &r.name, "_", kind.id_word(), "_"] {
+                raw.push_str(part);
+            }
+            self.ids.push_hex8(raw);
+            let mut id = String::with_capacity(raw.len().div_ceil(3) * 4);
+            base64::Engine::encode_string(
+                &base64::engine::general_purpose::STANDARD,
+                raw.as_bytes(),
+                &mut id,
+            );
             if !self.operations.contains_key(&id) {
                 break id;
             }
@@ -1021,14 +1059,10 @@ impl Engine {
             OperationKind::Create => behaviour.durations.create,
             OperationKind::Update => behaviour.durations.update,
         };
-        let rule = behaviour
-            .outcomes
-            .iter()
-            .find(|o| {
-                o.kind.is_none_or(|k| k == kind)
-                    && o.service.as_deref().is_none_or(|s| same(s, &svc_name))
-            })
-            .cloned();
+        let rule = behaviour.outcomes.iter().find(|o| {
+            o.kind.is_none_or(|k| k == kind)
+                && o.service.as_deref().is_none_or(|s| same(s, &svc.name))
+        });
         let mut op = Operation {
             id: id.clone(),
             kind,
@@ -1048,7 +1082,7 @@ impl Engine {
             result: None,
         };
         let mut never = false;
-        if let Some(rule) = &rule {
+        if let Some(rule) = rule {
             if let Some(d) = rule.duration {
                 duration = d;
             }
@@ -1071,9 +1105,9 @@ impl Engine {
         let svc = &mut self.world.services[service_index];
         svc.running_operation = Some(id.clone());
         if kind != OperationKind::Create {
-            svc.provisioning_state = "Updating".into();
+            set_text(&mut svc.provisioning_state, "Updating");
         }
-        svc.target_provisioning_state = "Succeeded".into();
+        set_text(&mut svc.target_provisioning_state, "Succeeded");
         self.operations.insert(id.clone(), Box::new(op));
         id
     }
@@ -1083,14 +1117,10 @@ impl Engine {
         let Some((key, mut op)) = self.operations.remove_entry(id) else {
             return;
         };
-        let index = self
-            .service_at
-            .get(&Self::service_key(
-                &op.subscription,
-                &op.resource_group,
-                &op.service,
-            ))
-            .copied();
+        let index =
+            Self::with_service_key(&op.subscription, &op.resource_group, &op.service, |key| {
+                self.service_at.get(key).copied()
+            });
         let outcome = match (index, op.planned_failure.clone()) {
             (None, _) => Err(FailureSpec {
                 status: 500,
@@ -1108,14 +1138,15 @@ impl Engine {
             if svc.running_operation.as_deref() == Some(id) {
                 svc.running_operation = None;
             }
-            svc.target_provisioning_state = String::new();
-            svc.provisioning_state = match (&outcome, op.kind) {
-                (Err(_), OperationKind::Create) => "Failed".into(),
-                _ => "Succeeded".into(),
+            svc.target_provisioning_state.clear();
+            let state = match (&outcome, op.kind) {
+                (Err(_), OperationKind::Create) => "Failed",
+                _ => "Succeeded",
             };
+            set_text(&mut svc.provisioning_state, state);
             if outcome.is_ok() {
                 svc.version += 1;
-                op.result = Some(Box::new(svc.clone()));
+                op.result = Some(Box::new(svc.resource_view()));
             }
         }
         op.status = match outcome {
@@ -1233,39 +1264,40 @@ impl Engine {
 // ---- request bodies ---------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
-enum Access {
-    Key(String),
+enum Access<'a> {
+    Key(Cow<'a, str>),
     SystemIdentity,
-    UserIdentity(String),
+    UserIdentity(Cow<'a, str>),
 }
 
-/// `ApiManagementServiceBackupRestoreParameters`, validated per api-version.
+/// `ApiManagementServiceBackupRestoreParameters`, validated per api-version; its text borrowed from the
+/// request where it can be.
 #[derive(Debug, Clone, PartialEq)]
-struct BackupParams {
-    storage_account: String,
-    container: String,
-    backup_name: String,
-    access: Access,
+struct BackupParams<'a> {
+    storage_account: Cow<'a, str>,
+    container: Cow<'a, str>,
+    backup_name: Cow<'a, str>,
+    access: Access<'a>,
 }
 
-impl BackupParams {
-    fn parse(body: Option<&Value>, api_version: &str) -> Result<Self, ArmError> {
-        let Some(obj) = body.and_then(Value::as_object) else {
+impl<'a> BackupParams<'a> {
+    fn parse(body: &ActionBody<'a>, api_version: &str) -> Result<Self, ArmError> {
+        if !body.is_object {
             return Err(ArmError::validation_error(
                 "The request body must be a JSON object with storageAccount, containerName and backupName.",
             ));
-        };
-        let field = |k: &str| -> Result<Option<String>, ArmError> {
-            match obj.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) if s.is_empty() => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(ArmError::validation_error(&format!(
+        }
+        let field = |k: &str| -> Result<Option<Cow<'a, str>>, ArmError> {
+            match body.member(k) {
+                None | Some(Member::Null) => Ok(None),
+                Some(Member::Str(s)) if s.is_empty() => Ok(None),
+                Some(Member::Str(s)) => Ok(Some(s.clone())),
+                Some(Member::Other) => Err(ArmError::validation_error(&format!(
                     "'{k}' must be a string."
                 ))),
             }
         };
-        let required = |k: &str| -> Result<String, ArmError> {
+        let required = |k: &str| -> Result<Cow<'a, str>, ArmError> {
             field(k)?.ok_or_else(|| ArmError::validation_error(&format!("'{k}' is required.")))
         };
         let storage_account = required("storageAccount")?;
@@ -1274,7 +1306,7 @@ impl BackupParams {
         let access = match body_rules(api_version) {
             BodyRules::Legacy => {
                 for k in ["accessType", "clientId"] {
-                    if obj.contains_key(k) {
+                    if body.member(k).is_some() {
                         return Err(ArmError::validation_error(&format!(
                             "'{k}' is not supported in api-version '{api_version}'; managed identity access needs api-version {FIRST_ACCESS_TYPE_VERSION} or later."
                         )));
@@ -1283,20 +1315,23 @@ impl BackupParams {
                 Access::Key(required("accessKey")?)
             }
             BodyRules::AccessType => {
-                let kind = field("accessType")?.unwrap_or_else(|| "AccessKey".into());
-                match kind.to_ascii_lowercase().as_str() {
-                    "accesskey" => Access::Key(field("accessKey")?.ok_or_else(|| {
-                        ArmError::validation_error("'accessKey' is required when 'accessType' is 'AccessKey'.")
-                    })?),
-                    "systemassignedmanagedidentity" => Access::SystemIdentity,
-                    "userassignedmanagedidentity" => Access::UserIdentity(field("clientId")?.ok_or_else(|| {
+                let kind = field("accessType")?.unwrap_or(Cow::Borrowed("AccessKey"));
+                if kind.eq_ignore_ascii_case("AccessKey") {
+                    Access::Key(field("accessKey")?.ok_or_else(|| {
+                        ArmError::validation_error(
+                            "'accessKey' is required when 'accessType' is 'AccessKey'.",
+                        )
+                    })?)
+                } else if kind.eq_ignore_ascii_case("SystemAssignedManagedIdentity") {
+                    Access::SystemIdentity
+                } else if kind.eq_ignore_ascii_case("UserAssignedManagedIdentity") {
+                    Access::UserIdentity(field("clientId")?.ok_or_else(|| {
                         ArmError::validation_error("'clientId' is required when 'accessType' is 'UserAssignedManagedIdentity'.")
-                    })?),
-                    _ => {
-                        return Err(ArmError::validation_error(&format!(
-                            "'accessType' has an invalid value '{kind}'. Allowed values: AccessKey, SystemAssignedManagedIdentity, UserAssignedManagedIdentity."
-                        )))
-                    }
+                    })?)
+                } else {
+                    return Err(ArmError::validation_error(&format!(
+                        "'accessType' has an invalid value '{kind}'. Allowed values: AccessKey, SystemAssignedManagedIdentity, UserAssignedManagedIdentity."
+                    )));
                 }
             }
         };
@@ -1313,9 +1348,9 @@ impl BackupParams {
 
     fn target(&self) -> BlobTarget {
         BlobTarget {
-            account: self.storage_account.clone(),
-            container: self.container.clone(),
-            blob: self.backup_name.clone(),
+            account: self.storage_account.to_string(),
+            container: self.container.to_string(),
+            blob: self.backup_name.to_string(),
         }
     }
 }
@@ -1582,4 +1617,41 @@ fn normalize(w: &mut World, ids: &mut Ids, now: Timestamp) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::api_version::APIM_VERSIONS;
+
+    #[test]
+    fn a_services_resource_view_renders_as_the_service_does_in_every_api_version() {
+        let world = crate::sim::default_world();
+        let with_apis = world.services.iter().filter(|s| !s.apis.is_empty()).count();
+        assert!(
+            with_apis > 0,
+            "the default world should have a service with APIs to leave out"
+        );
+        for svc in &world.services {
+            let view = svc.resource_view();
+            assert!(view.apis.is_empty());
+            for v in APIM_VERSIONS {
+                assert_eq!(
+                    wire::service(&view, v),
+                    wire::service(svc, v),
+                    "{} at {v}",
+                    svc.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn service_keys_are_the_lower_case_path_whether_built_on_the_stack_or_not() {
+        let long = "r".repeat(200);
+        for (sub, rg, name) in [("SUB", "Contoso-DR", "Apim-É"), ("s", long.as_str(), "n")] {
+            let expected = format!("{sub}/{rg}/{name}").to_ascii_lowercase();
+            assert_eq!(Engine::service_key(sub, rg, name), expected);
+        }
+    }
 }

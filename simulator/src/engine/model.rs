@@ -220,6 +220,33 @@ pub struct Service {
     pub running_operation: Option<String>,
 }
 
+impl Service {
+    /// The service as its ARM resource shows it: everything but the APIs and usage data, which the
+    /// resource does not carry. What a finished operation keeps to answer its polls with, so finishing
+    /// one does not copy the service's configuration.
+    pub fn resource_view(&self) -> Service {
+        Service {
+            name: self.name.clone(),
+            resource_group: self.resource_group.clone(),
+            subscription: self.subscription.clone(),
+            location: self.location.clone(),
+            sku: self.sku.clone(),
+            capacity: self.capacity,
+            publisher_email: self.publisher_email.clone(),
+            publisher_name: self.publisher_name.clone(),
+            tags: self.tags.clone(),
+            identity: self.identity.clone(),
+            apis: Vec::new(),
+            usage: Usage::default(),
+            created_at: self.created_at,
+            version: self.version,
+            provisioning_state: self.provisioning_state.clone(),
+            target_provisioning_state: self.target_provisioning_state.clone(),
+            running_operation: self.running_operation.clone(),
+        }
+    }
+}
+
 fn default_sku() -> String {
     "Developer".into()
 }
@@ -478,7 +505,8 @@ pub struct Operation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<Box<Service>>,
     /// The service as it was when the operation succeeded: every later poll answers 200 with it. Kept as
-    /// the resource, not its JSON, so finishing an operation costs a clone, not a rendering.
+    /// the resource ([`Service::resource_view`]: no APIs or usage), not its JSON, so finishing an
+    /// operation costs a small clone, not a rendering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Box<Service>>,
 }

@@ -193,6 +193,19 @@ impl HttpResponse {
     }
 }
 
+/// A number as a header value (`Content-Length`, `Retry-After`, the rate-limit counters). Up to 1,200 —
+/// every `Retry-After`, most bodies' lengths, the write counter — they are made once and shared: a clone
+/// counts a reference instead of formatting and allocating.
+pub fn number_value(n: u64) -> HeaderValue {
+    static SMALL: std::sync::LazyLock<Vec<HeaderValue>> =
+        std::sync::LazyLock::new(|| (0..=1200u64).map(HeaderValue::from).collect());
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| SMALL.get(i))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from(n))
+}
+
 /// The header names on armsim's answers, as constants: no parsing or allocation on the way out.
 pub mod names {
     use super::HeaderName;

@@ -5,6 +5,8 @@
 //! issuer/tenant → `oid`. There is no clock-skew leeway: a token is expired from its `exp` second on, so a
 //! scenario can place the expiry exactly. `nbf` is not checked (PROTOCOL.md §5: unknown whether ARM does).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -68,9 +70,21 @@ impl Identity {
         base_url: &str,
         now: Timestamp,
     ) -> Result<Caller, ArmError> {
+        self.verify_lent(authorization, mode, base_url, now)
+            .map(Cow::into_owned)
+    }
+
+    /// [`Identity::verify`], lending the anonymous caller instead of making one: what every request does.
+    pub fn verify_lent(
+        &self,
+        authorization: Option<&str>,
+        mode: AuthMode,
+        base_url: &str,
+        now: Timestamp,
+    ) -> Result<Cow<'_, Caller>, ArmError> {
         let tenant = self.tenant_id();
         if mode == AuthMode::Off {
-            return Ok(Caller::anonymous(tenant));
+            return Ok(Cow::Borrowed(&self.anonymous));
         }
         let header = authorization
             .map(str::trim)
@@ -85,20 +99,20 @@ impl Identity {
             _ => return Err(ArmError::invalid_authorization_scheme(tenant)),
         };
         match mode {
-            AuthMode::Off => Ok(Caller::anonymous(tenant)),
+            AuthMode::Off => Ok(Cow::Borrowed(&self.anonymous)),
             AuthMode::Permissive => Ok(self.caller_unchecked(token)),
-            AuthMode::Strict => self.caller_checked(token, base_url, now),
+            AuthMode::Strict => self.caller_checked(token, base_url, now).map(Cow::Owned),
         }
     }
 
     /// Whatever the token says, without checking it; an opaque token is an anonymous Contributor.
-    fn caller_unchecked(&self, token: &str) -> Caller {
+    fn caller_unchecked(&self, token: &str) -> Cow<'_, Caller> {
         let tenant = self.tenant_id();
         let Some(claims) = jwt::claims_unverified(token)
             .ok()
             .and_then(ArmClaims::from_map)
         else {
-            return Caller::anonymous(tenant);
+            return Cow::Borrowed(&self.anonymous);
         };
         let mut caller = Caller::anonymous(claims.tid.as_deref().unwrap_or(tenant));
         if let Some(app_id) = claims.appid {
@@ -108,7 +122,7 @@ impl Identity {
             caller.object_id = oid;
         }
         caller.role = self.role_of(&caller.app_id, &caller.object_id);
-        caller
+        Cow::Owned(caller)
     }
 
     fn caller_checked(

@@ -175,6 +175,9 @@ pub struct Identity {
     seed: u64,
     /// Numbers trace ids, correlation ids and token ids, so a run's ids are reproducible from its seed.
     counter: AtomicU64,
+    /// The caller of every request under `--auth off` and of opaque tokens under `permissive`: made once,
+    /// lent to each request.
+    anonymous: access::Caller,
 }
 
 impl Identity {
@@ -184,10 +187,12 @@ impl Identity {
     pub fn new(config: IdentityConfig, seed: u64) -> Result<Self, IdentityError> {
         validate(&config)?;
         jwt::RsaKey::warm(seed);
+        let anonymous = access::Caller::anonymous(&config.tenant_id);
         Ok(Self {
             config,
             seed,
             counter: AtomicU64::new(0),
+            anonymous,
         })
     }
 
