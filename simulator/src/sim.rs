@@ -700,7 +700,7 @@ impl Ctx<'_, '_> {
                     ServiceAction::Restore => e.restore(r, &v, &action_body, now)?,
                 };
                 let double = e.world().behaviour.double_slash_location;
-                Ok(self.accepted(r, &v, &accepted.operation_id, double))
+                Ok(self.accepted(r, &v, accepted.operation_id, double))
             }
             (Route::OperationResult(r, id), "GET") => {
                 self.operation_id = Some(id.clone());
@@ -864,11 +864,17 @@ impl Ctx<'_, '_> {
     }
 
     /// 202 with an empty body, `Location` and `Retry-After`: the answer to every accepted LRO.
-    fn accepted(&mut self, r: &ServiceRef, v: &str, id: &str, double_slash: bool) -> HttpResponse {
-        self.operation_id = Some(id.to_string());
+    fn accepted(
+        &mut self,
+        r: &ServiceRef,
+        v: &str,
+        id: String,
+        double_slash: bool,
+    ) -> HttpResponse {
         let mut resp = HttpResponse::new(202);
-        resp.set_text(header::LOCATION, self.location_url(r, v, id, double_slash));
+        resp.set_text(header::LOCATION, self.location_url(r, v, &id, double_slash));
         resp.set(header::RETRY_AFTER, self.retry_after());
+        self.operation_id = Some(id);
         resp
     }
 
@@ -888,7 +894,7 @@ impl Ctx<'_, '_> {
                 body,
                 operation_id,
             } => {
-                let mut resp = self.accepted(r, v, &operation_id, false);
+                let mut resp = self.accepted(r, v, operation_id, false);
                 if let Some(body) = body {
                     let headers = resp.headers;
                     resp = HttpResponse::json(status, &body);

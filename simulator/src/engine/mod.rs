@@ -11,6 +11,7 @@ pub mod model;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt};
 
@@ -96,8 +97,9 @@ pub struct Engine {
     service_at: HashMap<String, usize>,
     /// By id. A hash map: a manual clock keeps every operation, and a POST storm makes hundreds of
     /// thousands whose ids share a long prefix, which made ordered lookups the POST's largest cost.
-    /// Boxed: the table moves its values when it grows or rehashes, and an operation is large.
-    operations: HashMap<String, Box<Operation>>,
+    /// Boxed: the table moves its values when it grows or rehashes, and an operation is large. Keyed by
+    /// a shared copy of the id, which the deadline and retention queues hold too.
+    operations: HashMap<Arc<str>, Box<Operation>>,
     /// Running operations that will end, by end time then queueing order: what `settle` walks.
     deadlines: Queue,
     /// Finished operations by end time then queueing order: what retention forgets, oldest first.
@@ -112,14 +114,14 @@ pub struct Engine {
 /// never compares the (long, shared-prefix) ids.
 #[derive(Debug, Default)]
 struct Queue {
-    by_time: BTreeMap<(Timestamp, u64), String>,
+    by_time: BTreeMap<(Timestamp, u64), Arc<str>>,
     pushed: u64,
 }
 
 impl Queue {
-    fn push(&mut self, at: Timestamp, id: &str) {
+    fn push(&mut self, at: Timestamp, id: Arc<str>) {
         self.pushed += 1;
-        self.by_time.insert((at, self.pushed), id.to_string());
+        self.by_time.insert((at, self.pushed), id);
     }
 
     fn first_time(&self) -> Option<Timestamp> {
@@ -127,7 +129,7 @@ impl Queue {
     }
 
     /// Takes the earliest entry if it is at or before `now`.
-    fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, String)> {
+    fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, Arc<str>)> {
         let entry = self.by_time.first_entry()?;
         if entry.key().0 > now {
             return None;
@@ -158,14 +160,15 @@ impl Engine {
         let mut deadlines = Queue::default();
         let mut finished = Queue::default();
         for op in std::mem::take(&mut world.operations) {
+            let key: Arc<str> = Arc::from(op.id.as_str());
             if op.status == OperationStatus::Running {
                 if let Some(end) = op.ends_at {
-                    deadlines.push(end, &op.id);
+                    deadlines.push(end, key.clone());
                 }
             } else {
-                finished.push(op.ended_at.unwrap_or(op.started_at), &op.id);
+                finished.push(op.ended_at.unwrap_or(op.started_at), key.clone());
             }
-            operations.insert(op.id.clone(), Box::new(op));
+            operations.insert(key, Box::new(op));
         }
         let mut engine = Self {
             world,
@@ -276,7 +279,7 @@ impl Engine {
         // Ended at or before `now - retention`.
         let cutoff = Timestamp::from_millis(now.as_millis().saturating_sub(retention.as_millis()));
         while let Some((_, id)) = self.finished.pop_due(cutoff) {
-            self.operations.remove(&id);
+            self.operations.remove(&*id);
         }
     }
 
@@ -653,7 +656,7 @@ impl Engine {
             Some(id) => {
                 let what = self
                     .operations
-                    .get(id)
+                    .get(id.as_str())
                     .map(|op| op.kind.describe())
                     .unwrap_or("an operation");
                 Err(ArmError::service_busy(&svc.name, what))
@@ -1048,10 +1051,12 @@ impl Engine {
                 raw.as_bytes(),
                 &mut id,
             );
-            if !self.operations.contains_key(&id) {
+            if !self.operations.contains_key(id.as_str()) {
                 break id;
             }
         };
+        // One shared copy of the id keys the operation and queues it; `op.id` is the owned one.
+        let key: Arc<str> = Arc::from(id.as_str());
         let behaviour = &self.world.behaviour;
         let mut duration = match kind {
             OperationKind::Backup => behaviour.durations.backup,
@@ -1100,7 +1105,7 @@ impl Engine {
         if !never {
             let end = now.plus(duration);
             op.ends_at = Some(end);
-            self.deadlines.push(end, &id);
+            self.deadlines.push(end, key.clone());
         }
         let svc = &mut self.world.services[service_index];
         svc.running_operation = Some(id.clone());
@@ -1108,7 +1113,7 @@ impl Engine {
             set_text(&mut svc.provisioning_state, "Updating");
         }
         set_text(&mut svc.target_provisioning_state, "Succeeded");
-        self.operations.insert(id.clone(), Box::new(op));
+        self.operations.insert(key, Box::new(op));
         id
     }
 
@@ -1154,7 +1159,7 @@ impl Engine {
             Err(error) => OperationStatus::Failed { error },
         };
         op.ended_at = Some(at);
-        self.finished.push(at, id);
+        self.finished.push(at, key.clone());
         self.operations.insert(key, op);
     }
 
