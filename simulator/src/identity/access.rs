@@ -6,6 +6,9 @@
 //! scenario can place the expiry exactly. `nbf` is not checked (PROTOCOL.md §5: unknown whether ARM does).
 
 use std::borrow::Cow;
+use std::sync::Mutex;
+
+use foldhash::HashMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -43,7 +46,7 @@ impl Caller {
 
 /// The claims ARM reads. Typed, so that a claim of the wrong JSON type (`"exp": "never"`) makes the
 /// token invalid instead of being skipped.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct ArmClaims {
     aud: Option<String>,
     iss: Option<String>,
@@ -56,6 +59,43 @@ struct ArmClaims {
 impl ArmClaims {
     fn from_map(map: Map<String, Value>) -> Option<Self> {
         serde_json::from_value(Value::Object(map)).ok()
+    }
+}
+
+/// Tokens whose RS256 signature this identity's key has verified, with their claims. Checking a
+/// signature is a pure function of the token's text, and the costliest thing a request does by far
+/// (≈ 0.25 ms, against ≈ 3 µs for the rest of a poll): a client sends the same token on every request
+/// until it renews it, so each distinct token is verified once. Everything that depends on the request
+/// or the clock — expiry, audience, tenant, `oid` — is still checked every time, from the cached claims.
+/// Only tokens that verified are kept; the cache is emptied when it holds [`VerifiedTokens::MAX`].
+#[derive(Default)]
+pub(super) struct VerifiedTokens(Mutex<HashMap<String, ArmClaims>>);
+
+/// The count only: tokens are secrets, and `Identity` is printed in debug logs.
+impl std::fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifiedTokens({} tokens)", self.lock().len())
+    }
+}
+
+impl VerifiedTokens {
+    const MAX: usize = 4096;
+
+    fn get(&self, token: &str) -> Option<ArmClaims> {
+        self.lock().get(token).cloned()
+    }
+
+    fn insert(&self, token: &str, claims: &ArmClaims) {
+        let mut map = self.lock();
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(token.to_string(), claims.clone());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ArmClaims>> {
+        // Nothing panics while holding it; if something did, the map is still a valid cache.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -133,9 +173,16 @@ impl Identity {
     ) -> Result<Caller, ArmError> {
         let tenant = self.tenant_id();
         let invalid = || ArmError::invalid_authentication_token(tenant);
-        let key = self.key().map_err(|_| invalid())?;
-        let claims = key.verify(token).map_err(|_| invalid())?;
-        let claims = ArmClaims::from_map(claims).ok_or_else(invalid)?;
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let key = self.key().map_err(|_| invalid())?;
+                let claims = key.verify(token).map_err(|_| invalid())?;
+                let claims = ArmClaims::from_map(claims).ok_or_else(invalid)?;
+                self.verified.insert(token, &claims);
+                claims
+            }
+        };
 
         let exp = claims.exp.ok_or_else(invalid)?;
         if now.as_secs() >= exp {

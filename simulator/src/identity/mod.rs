@@ -178,6 +178,8 @@ pub struct Identity {
     /// The caller of every request under `--auth off` and of opaque tokens under `permissive`: made once,
     /// lent to each request.
     anonymous: access::Caller,
+    /// Tokens whose signature checked out, so each is verified once (see [`access::VerifiedTokens`]).
+    verified: access::VerifiedTokens,
 }
 
 impl Identity {
@@ -193,6 +195,7 @@ impl Identity {
             seed,
             counter: AtomicU64::new(0),
             anonymous,
+            verified: access::VerifiedTokens::default(),
         })
     }
 

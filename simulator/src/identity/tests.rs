@@ -835,3 +835,60 @@ fn issuing_for_an_unknown_client_is_an_error() {
         .expect_err("unknown");
     assert!(matches!(err, IdentityError::UnknownClient(_)));
 }
+
+#[test]
+fn a_token_verified_once_is_still_checked_for_audience_on_every_request() {
+    let id = identity();
+    let c = clock();
+    let token = issue(&id, CONTRIBUTOR, BASE, &c);
+    assert!(id
+        .verify(Some(&bearer(&token)), AuthMode::Strict, BASE, c.now())
+        .is_ok());
+    let err = id
+        .verify(
+            Some(&bearer(&token)),
+            AuthMode::Strict,
+            "https://127.0.0.1:9999",
+            c.now(),
+        )
+        .expect_err("the same token, another armsim's audience");
+    assert_eq!(err.code, "InvalidAuthenticationTokenAudience");
+}
+
+#[test]
+fn a_token_altered_after_its_original_was_verified_is_rejected() {
+    let id = identity();
+    let c = clock();
+    let token = issue(&id, READER, "https://management.azure.com/", &c);
+    assert!(id
+        .verify(Some(&bearer(&token)), AuthMode::Strict, BASE, c.now())
+        .is_ok());
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("payload")).expect("json");
+    claims["appid"] = json!(CONTRIBUTOR);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
+    let err = id
+        .verify(Some(&bearer(&forged)), AuthMode::Strict, BASE, c.now())
+        .expect_err("the original's signature does not cover the forged claims");
+    assert_eq!(err.code, "InvalidAuthenticationToken");
+}
+
+#[test]
+fn the_identity_debug_text_names_no_token() {
+    let id = identity();
+    let c = clock();
+    let token = issue(&id, CONTRIBUTOR, "https://management.azure.com/", &c);
+    assert!(id
+        .verify(Some(&bearer(&token)), AuthMode::Strict, BASE, c.now())
+        .is_ok());
+    let shown = format!("{id:?}");
+    assert!(shown.contains("VerifiedTokens(1 tokens)"), "{shown}");
+    let signature = token.rsplit('.').next().expect("signature");
+    assert!(!shown.contains(signature), "{shown}");
+}
