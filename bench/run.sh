@@ -152,6 +152,28 @@ read -r R[post_rps] R[post_p50] R[post_p99] R[post_non2xx] _ R[post_cpu] < <(ARM
 read -r R[busy_rps] R[busy_p50] R[busy_p99] R[busy_non2xx] _ R[busy_cpu] < <(ARMSIM_KEY="$key" wrkrun busy -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim-dr/backup?api-version=2024-05-01")
 stop "$pid"
 
+# ---- 2b. the poll under serve's default, strict auth: a real RS256 token from armsim's own Azure AD ----
+log "armsim: poll GET with strict auth (a signed token on every request)"
+start strict "$armsim" serve --addr 127.0.0.1:0 --tls off --auth strict --clock manual --world "$work/small.json"
+token="$(curl -sf "$ep/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token" -d grant_type=client_credentials \
+    -d client_id=22222222-2222-2222-2222-222222222222 -d client_secret=armsim-contributor-secret \
+    -d scope=https://management.azure.com/.default | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
+key="$(curl -sf -X POST -H "Authorization: Bearer $token" \
+    "$ep/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.Storage/storageAccounts/contosobackups/listKeys?api-version=2023-01-01" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0]["value"])')"
+body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
+loc="$(curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body" \
+    "$ep$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')"
+read -r R[strict_rps] R[strict_p50] R[strict_p99] R[strict_non2xx] _ R[strict_cpu] < <(wrkrun strict -c"$conns" -d"${secs}s" -H "Authorization: Bearer $token" "$loc")
+stop "$pid"
+
+# ---- 2c. the simulator alone, in process: no network, no hyper, no kernel (simulator/benches/handle.rs) --
+log "Simulator::handle in process (cargo bench --bench handle)"
+(cd "$root" && cargo bench -q -p armsim-simulator --bench handle --locked 2>/dev/null) >"$work/handle.txt" || true
+read -r R[handle_poll_ns] R[handle_poll_allocs] < <(awk '/^  poll GET  / {print $3, $5}' "$work/handle.txt")
+read -r R[handle_post_ns] R[handle_post_allocs] < <(awk '/^  backup POST/ {print $3, $5}' "$work/handle.txt")
+read -r R[handle_strict_ns] R[handle_strict_allocs] < <(awk '/strict auth/ {print $(NF-5), $(NF-3)}' "$work/handle.txt")
+
 # ---- 3. cold start and idle RSS -------------------------------------------------------------------------
 log "cold start (median of 7) and idle RSS"
 read -r R[cold_ms] R[idle_rss] < <(python3 - "$armsim" "$scpu" <<'PY'
@@ -256,6 +278,7 @@ echo "| hyper floor, fixed 202 (Location, Retry-After) | ${R[floor_rps]} req/s, 
 echo "| hyper floor with armsim's twelve headers, fixed | ${R[floorarm_rps]} req/s, p50 ${R[floorarm_p50]} ms, p99 ${R[floorarm_p99]} ms | ${R[floorarm_cpu]} µs | — | $(ratio "${R[floorarm_rps]}" "${R[floor_rps]}") |"
 echo "| armsim poll GET (running operation, 202) | ${R[poll_rps]} req/s, p50 ${R[poll_p50]} ms, p99 ${R[poll_p99]} ms (non-2xx: ${R[poll_non2xx]}) | ${R[poll_cpu]} µs | ≥ 0.8×, p99 ≤ 3 ms | $(ratio "${R[poll_rps]}" "${R[floor_rps]}") |"
 echo "| armsim backup POST (0 s backups: every POST accepted, 202) | ${R[post_rps]} req/s, p50 ${R[post_p50]} ms, p99 ${R[post_p99]} ms (non-2xx: ${R[post_non2xx]}) | ${R[post_cpu]} µs | ≥ 0.7×, p99 ≤ 3 ms | $(ratio "${R[post_rps]}" "${R[floor_rps]}") |"
+echo "| armsim poll GET under serve's default strict auth (RS256 token) | ${R[strict_rps]} req/s, p50 ${R[strict_p50]} ms, p99 ${R[strict_p99]} ms (non-2xx: ${R[strict_non2xx]}) | ${R[strict_cpu]} µs | — | $(ratio "${R[strict_rps]}" "${R[floor_rps]}") |"
 echo "| armsim backup POST on a busy service (409 path) | ${R[busy_rps]} req/s, p50 ${R[busy_p50]} ms, p99 ${R[busy_p99]} ms (non-2xx: ${R[busy_non2xx]}) | ${R[busy_cpu]} µs | — | $(ratio "${R[busy_rps]}" "${R[floor_rps]}") |"
 echo "| cold start to first answered request (median of 7) | ${R[cold_ms]} ms | | ≤ 30 ms | |"
 echo "| idle RSS | $(mb "${R[idle_rss]}") MB | | ≤ 15 MB | |"
@@ -266,5 +289,7 @@ echo "| 10,000 operations in flight, polled round robin at 256 connections | ${R
 echo "| durable write with --data-dir (clock advance, 1 connection) | ${R[durable_rps]} writes/s, p50 ${R[durable_p50]} ms, p99 ${R[durable_p99]} ms | | — | |"
 echo "| scenario catalogue, simulator mode (\`armsim run scenarios\`) | ${R[cat_sim_s]} s wall: ${R[cat_sim]//_/ } | | — | |"
 echo "| scenario catalogue, client mode with tests/clients/reference.py | ${R[cat_client_s]} s wall: ${R[cat_client]//_/ } | | — | |"
+echo
+echo "In process (\`cargo bench -p armsim-simulator --bench handle\`, best of 5): \`Simulator::handle\` alone takes ${R[handle_poll_ns]:-?} ns and ${R[handle_poll_allocs]:-?} allocations per poll, ${R[handle_post_ns]:-?} ns and ${R[handle_post_allocs]:-?} per backup POST, ${R[handle_strict_ns]:-?} ns and ${R[handle_strict_allocs]:-?} per poll under strict auth."
 } | tee "$out"
 log "written to $out"

@@ -896,7 +896,7 @@ impl Engine {
         let snapshot = BackupObject::of(&self.world.services[i], Some(now));
         let target = params.target();
         let id = self.start_operation(i, OperationKind::Backup, r, api_version, now, |op| {
-            op.payload = Some(snapshot);
+            op.payload = Some(Box::new(snapshot));
             op.target = Some(target);
         });
         Ok(Accepted { operation_id: id })
@@ -925,7 +925,7 @@ impl Engine {
         };
         let target = params.target();
         let id = self.start_operation(i, OperationKind::Restore, r, api_version, now, |op| {
-            op.payload = payload;
+            op.payload = payload.map(Box::new);
             op.target = Some(target);
             if let (Some(e), false) = (failure, op.forced_success) {
                 op.planned_failure = Some(FailureSpec {
@@ -1191,7 +1191,7 @@ impl Engine {
                             name: target.blob.clone(),
                             created_at: Some(at),
                             age: None,
-                            backup: Some(payload),
+                            backup: Some(*payload),
                             content: None,
                         });
                         Ok(())
@@ -1211,7 +1211,7 @@ impl Engine {
                 }
             }
             OperationKind::Restore => {
-                if let Some(backup) = op.payload.take() {
+                if let Some(backup) = op.payload.take().map(|b| *b) {
                     let svc = &mut self.world.services[service_index];
                     svc.apis = backup.apis;
                     svc.publisher_email = backup.publisher_email;

@@ -498,9 +498,11 @@ pub struct Operation {
     /// Backup: where to write. Restore: where the backup was read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<BlobTarget>,
-    /// Backup: the snapshot taken at the start. Restore: the backup read at the start.
+    /// Backup: the snapshot taken at the start. Restore: the backup read at the start. Boxed: it is
+    /// taken when the operation ends, and inline it made every operation, finished ones included, 184
+    /// bytes larger (560 instead of 376).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<BackupObject>,
+    pub payload: Option<Box<BackupObject>>,
     /// Create/update: the service as it will be when the operation completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<Box<Service>>,
