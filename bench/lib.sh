@@ -1,0 +1,76 @@
+# Shared by bench/run.sh and bench/compare.sh (sourced, not run). Expects: $work (a scratch directory),
+# $scpu and $lcpu (the server's and wrk's cores) and an array pids=() that the caller's cleanup kills.
+# Writes the benchmark worlds into $work: small.json and bulk.json.
+
+# start NAME CMD... : runs CMD on the server core, waits for its JSON ready line, sets $pid and $ep.
+start() {
+    local name="$1"; shift
+    taskset -c "$scpu" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 500); do
+        if [ -s "$work/$name.out" ]; then break; fi
+        sleep 0.01
+    done
+    ep="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["endpoint"])' "$work/$name.out")"
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# wrkrun LABEL ARGS... : runs wrk on the load core against the server $pid; prints
+# "rps p50ms p99ms non2xx errors cpu_us_per_request".
+wrkrun() {
+    local label="$1"; shift
+    local t0; t0="$(cpu_ticks "$pid")"
+    taskset -c "$lcpu" wrk -t1 --latency "$@" >"$work/wrk-$label.txt" 2>&1 || true
+    local t1; t1="$(cpu_ticks "$pid")"
+    awk -v ticks="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ { rps = $2 }
+        / requests in / { n = $1 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        /Non-2xx/ { non = $NF }
+        /Socket errors/ { gsub(",", ""); err = $4 + $6 + $8 + $10 }
+        END { printf "%.0f %.3f %.3f %d %d %.1f\n", rps, p50, p99, non, err, (n > 0 ? ticks * 1e6 / hz / n : 0) }
+    ' "$work/wrk-$label.txt"
+}
+
+# ---- worlds ---------------------------------------------------------------------------------------------
+# small.json: backups of contoso-apim take 0 s (each POST is accepted and settles on the next request, so a
+# storm of POSTs is 202s, not 409s), backups of contoso-apim-premium never finish (a stable poll target),
+# contoso-apim-dr's take the default 9 minutes (the busy path). bulk.json: the same plus 10,000 services.
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def world(n, prefix, extra_blob=False):
+    w = {
+        "resourceGroups": [{"name": "contoso-dr", "location": "westus"}],
+        "services": [
+            {"name": "contoso-apim", "sku": "Developer"},
+            {"name": "contoso-apim-premium", "sku": "Premium"},
+            {"name": "contoso-apim-dr", "sku": "Developer"},
+        ] + [{"name": f"{prefix}-{i:04d}", "sku": "Developer"} for i in range(n)],
+        "storageAccounts": [{"name": "contosobackups", "containers": [{"name": "apim-backups", "blobs": []}]}],
+        "behaviour": {"outcomes": [
+            {"kind": "backup", "service": "contoso-apim", "duration": "0s"},
+            {"kind": "backup", "service": "contoso-apim-premium", "neverFinish": True},
+        ]},
+    }
+    if extra_blob:
+        w["storageAccounts"][0]["containers"][0]["blobs"].append({"name": "seed", "age": "1h", "backup": {
+            "service": "seed", "sku": "Developer", "location": "West US"}})
+    return w
+json.dump(world(0, "bulk"), open(f"{work}/small.json", "w"))
+json.dump(world(10000, "bulk"), open(f"{work}/bulk.json", "w"))
+PY
+
+key_of() { # endpoint -> key1
+    curl -sf -X POST -H 'Authorization: Bearer bench' \
+        "$1/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.Storage/storageAccounts/contosobackups/listKeys?api-version=2023-01-01" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0]["value"])'
+}
+svc_path="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service"
