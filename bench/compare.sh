@@ -21,30 +21,20 @@ secs="${SECONDS_EACH:-5}"
 conns="${CONNECTIONS:-64}"
 scpu="${SERVER_CPU:-0}"
 lcpu="${LOAD_CPU:-1}"
-work="$(mktemp -d /tmp/armsim-compare.XXXXXX)"
-pids=()
 bins=()
 for b in "$1" "$2"; do
     [ -x "$b" ] || { echo "compare: $b is not an executable" >&2; exit 2; }
     bins+=("$(cd "$(dirname "$b")" && pwd)/$(basename "$b")")
 done
+work="$(mktemp -d /tmp/armsim-compare.XXXXXX)"
+pids=()
 
-log() { printf 'compare: %s\n' "$*" >&2; }
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
-fi
-(cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
-floor="$root/target/hyper-floor/release/hyper-floor"
+BENCH_NAME=compare
+# Logging, cleanup, wrk, the worlds; then the helpers.
 # shellcheck source=bench/lib.sh
 source "$bench/lib.sh"
+(cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
+floor="$root/target/hyper-floor/release/hyper-floor"
 
 results="$work/results.txt"
 # measure ROUND LABEL MODE BIN : one measurement appended to $results as "round label mode rps cpu p99".

@@ -1,6 +1,23 @@
 # Shared by bench/run.sh and bench/compare.sh (sourced, not run). Expects: $work (a scratch directory),
-# $scpu and $lcpu (the server's and wrk's cores) and an array pids=() that the caller's cleanup kills.
-# Writes the benchmark worlds into $work: small.json and bulk.json.
+# $scpu and $lcpu (the server's and wrk's cores), an array pids=() and, optionally, BENCH_NAME (the log
+# prefix). Sourcing it installs the cleanup trap (kills what `start` started, removes $work), raises the
+# open-file limit, installs wrk with apt-get when missing, and writes the benchmark worlds into $work:
+# small.json and bulk.json.
+
+log() { printf '%s: %s\n' "${BENCH_NAME:-bench}" "$*" >&2; }
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+
+if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+fi
+command -v python3 >/dev/null || { log "python3 is needed (world generation, timing)"; exit 2; }
 
 # start NAME CMD... : runs CMD on the server core, waits for its JSON ready line, sets $pid and $ep.
 start() {

@@ -29,20 +29,9 @@ work="$(mktemp -d /tmp/armsim-bench.XXXXXX)"
 out="$bench/latest.md"
 pids=()
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
-
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
-fi
-command -v python3 >/dev/null || { log "python3 is needed (cold start timing, world generation)"; exit 2; }
+# Logging, cleanup of what is started, wrk installed, the worlds written; then the helpers.
+# shellcheck source=bench/lib.sh
+source "$bench/lib.sh"
 
 if [ -n "${ARMSIM_BIN:-}" ]; then
     armsim="$(cd "$(dirname "$ARMSIM_BIN")" && pwd)/$(basename "$ARMSIM_BIN")"
@@ -55,10 +44,6 @@ else
 fi
 (cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
 floor="$root/target/hyper-floor/release/hyper-floor"
-
-# The helpers (start, stop, wrkrun, …) and the worlds (small.json, bulk.json).
-# shellcheck source=bench/lib.sh
-source "$bench/lib.sh"
 
 declare -A R
 # ---- 1. the hyper floor ---------------------------------------------------------------------------------
