@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::service::service_fn;
@@ -193,43 +193,9 @@ impl std::fmt::Display for InjectedDisconnect {
 
 impl std::error::Error for InjectedDisconnect {}
 
-/// What goes on the wire: the whole body, or (a fault) part of it and then a cut. An enum rather than a
-/// boxed body, so answering does not allocate a box per response.
-enum WireBody {
-    Whole(Full<Bytes>),
-    Cut(CutBody),
-}
-
-impl hyper::body::Body for WireBody {
-    type Data = Bytes;
-    type Error = InjectedDisconnect;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, InjectedDisconnect>>> {
-        match self.get_mut() {
-            WireBody::Whole(full) => std::pin::Pin::new(full)
-                .poll_frame(cx)
-                .map_err(|never| match never {}),
-            WireBody::Cut(cut) => std::pin::Pin::new(cut).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            WireBody::Whole(full) => full.is_end_stream(),
-            WireBody::Cut(_) => false,
-        }
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        match self {
-            WireBody::Whole(full) => full.size_hint(),
-            WireBody::Cut(_) => hyper::body::SizeHint::default(),
-        }
-    }
-}
+/// What goes on the wire: the whole body, or (a fault) part of it and then a cut. http-body-util's
+/// `Either` rather than a boxed body, so answering does not allocate a box per response.
+type WireBody = Either<Full<Bytes>, CutBody>;
 
 /// Puts an answer on the wire as its [`crate::fault::Delivery`] says: late, not at all (an error from
 /// the service makes hyper close the connection), or cut short (part of the body, then an error).
@@ -247,8 +213,8 @@ async fn deliver(resp: HttpResponse) -> Result<hyper::Response<WireBody>, Inject
     let full_len = resp.body.len();
     let (parts, body) = to_hyper(resp).into_parts();
     let body = match cut {
-        None => WireBody::Whole(body),
-        Some(part) => WireBody::Cut(CutBody {
+        None => Either::Left(body),
+        Some(part) => Either::Right(CutBody {
             part: Some(part),
             pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
         }),

@@ -193,23 +193,23 @@ impl Engine {
     fn with_service_key<T>(sub: &str, rg: &str, name: &str, f: impl FnOnce(&str) -> T) -> T {
         let mut buf = [0u8; 160];
         let len = sub.len() + rg.len() + name.len() + 2;
-        if len > buf.len() {
-            return f(&[sub, rg, name].join("/").to_ascii_lowercase());
-        }
-        let mut at = 0;
-        for (i, part) in [sub, rg, name].into_iter().enumerate() {
-            if i > 0 {
-                buf[at] = b'/';
-                at += 1;
+        let on_stack = (len <= buf.len()).then(|| {
+            let mut at = 0;
+            for (i, part) in [sub, rg, name].into_iter().enumerate() {
+                if i > 0 {
+                    buf[at] = b'/';
+                    at += 1;
+                }
+                buf[at..at + part.len()].copy_from_slice(part.as_bytes());
+                at += part.len();
             }
-            buf[at..at + part.len()].copy_from_slice(part.as_bytes());
-            at += part.len();
-        }
-        buf[..len].make_ascii_lowercase();
-        // Lower-casing ASCII bytes keeps UTF-8 valid, so this never fails; the fallback is for form.
-        match std::str::from_utf8(&buf[..len]) {
-            Ok(key) => f(key),
-            Err(_) => f(&[sub, rg, name].join("/").to_ascii_lowercase()),
+            buf[..len].make_ascii_lowercase();
+            // Lower-casing ASCII bytes keeps UTF-8 valid: this is never `None` for a key that fits.
+            std::str::from_utf8(&buf[..len]).ok()
+        });
+        match on_stack.flatten() {
+            Some(key) => f(key),
+            None => f(&[sub, rg, name].join("/").to_ascii_lowercase()),
         }
     }
 
