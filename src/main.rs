@@ -13,6 +13,10 @@ use armsim_simulator::persist::{self, DirStore};
 use armsim_simulator::sim::{default_world, load_world, DEFAULT_TIME_SCALE};
 use armsim_simulator::{server, tls, ClockMode, SimConfig, Simulator, VDuration};
 
+/// `serve`'s bound on finished operations kept (`--max-finished-operations`): about 80 MB of finished
+/// backups, and two seconds of a POST storm at full speed, far longer than any client waits to poll.
+const DEFAULT_MAX_FINISHED_OPERATIONS: usize = 100_000;
+
 #[derive(Parser)]
 #[command(
     name = "armsim",
@@ -166,6 +170,10 @@ struct ServeArgs {
     /// world's behaviour.operationRetention, else 24h).
     #[arg(long, value_name = "DURATION")]
     operation_retention: Option<VDuration>,
+    /// Finished operations kept pollable at most; past it the oldest are forgotten first (default: the
+    /// world's behaviour.maxFinishedOperations, else 100000).
+    #[arg(long, value_name = "N")]
+    max_finished_operations: Option<usize>,
     /// Connections served at once; more wait in the listen backlog until one closes.
     #[arg(long, default_value_t = server::Limits::default().max_connections)]
     max_connections: usize,
@@ -356,6 +364,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .operation_retention
         .or(world.behaviour.operation_retention)
         .or(Some(VDuration::from_days(1)));
+    world.behaviour.max_finished_operations = args
+        .max_finished_operations
+        .or(world.behaviour.max_finished_operations)
+        .or(Some(DEFAULT_MAX_FINISHED_OPERATIONS));
     let clock = match args.clock {
         ClockArg::Manual => ClockMode::Manual,
         ClockArg::Scaled if args.time_scale > 0.0 && args.time_scale.is_finite() => {

@@ -184,6 +184,89 @@ fn operations_and_journal_stay_bounded_under_a_storm_of_backups() {
 }
 
 #[test]
+fn past_the_limit_on_finished_operations_the_oldest_are_forgotten_first() {
+    let mut world = default_world();
+    world.behaviour.max_finished_operations = Some(3);
+    let sim = sim_with(world);
+    let b = backup_body(&sim, "capped");
+    let locations: Vec<String> = (0..5)
+        .map(|_| {
+            let loc = start(&sim, "contoso-apim", "backup", &b);
+            sim.advance(VDuration::from_mins(10));
+            loc
+        })
+        .collect();
+    // A running operation is not a finished one: it neither counts nor is forgotten.
+    let running = start(&sim, "contoso-apim", "backup", &b);
+    for (i, loc) in locations.iter().enumerate() {
+        let answer = sim.handle(req("GET", loc));
+        let expected = if i < 2 { 404 } else { 200 };
+        assert_eq!(answer.status, expected, "backup {i} of 5, limit 3");
+        if expected == 404 {
+            assert_eq!(code(&answer), "ResourceNotFound");
+        }
+    }
+    assert_eq!(sim.handle(req("GET", &running)).status, 202);
+    assert_eq!(sim.with_engine(|e| e.operations().count()), 4);
+}
+
+#[test]
+fn finished_backups_of_one_service_share_its_resource_but_keep_their_own_etags() {
+    let sim = crate::common::sim();
+    let b = backup_body(&sim, "shared");
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let loc = start(&sim, "contoso-apim", "backup", &b);
+        sim.advance(VDuration::from_mins(10));
+        answers.push(loc);
+    }
+    let bodies: Vec<Value> = answers
+        .iter()
+        .map(|loc| body(&sim.handle(req("GET", loc))))
+        .collect();
+    let etags: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["etag"].as_str().unwrap_or(""))
+        .collect();
+    assert!(etags[0] != etags[1] && etags[1] != etags[2], "{etags:?}");
+    // Each etag is the service's version as that backup left it: the last is the service's own now.
+    let now = body(&sim.handle(req("GET", &with_version(&svc("contoso-apim"), V))));
+    assert_eq!(etags[2], now["etag"].as_str().unwrap_or("?"));
+    let shared = sim.with_engine(|e| {
+        let results: Vec<_> = e.operations().filter_map(|op| op.result.clone()).collect();
+        results
+            .windows(2)
+            .all(|w| std::sync::Arc::ptr_eq(w[0].view(), w[1].view()))
+    });
+    assert!(
+        shared,
+        "three backups of an unchanged service keep three copies of it"
+    );
+
+    // A change to the resource (its tags) gives later results a copy of their own.
+    let patched = sim.handle(
+        req("PATCH", &with_version(&svc("contoso-apim"), V)).json(&json!({"tags": {"team": "dr"}})),
+    );
+    assert!(patched.status < 300, "{}", patched.status);
+    let loc = start(&sim, "contoso-apim", "backup", &b);
+    sim.advance(VDuration::from_mins(10));
+    let last = body(&sim.handle(req("GET", &loc)));
+    assert_eq!(last["tags"], json!({"team": "dr"}));
+    assert_eq!(
+        body(&sim.handle(req("GET", &answers[0])))["tags"],
+        bodies[0]["tags"]
+    );
+
+    // Saved and loaded again, every result still answers as it did.
+    let now = sim.now();
+    let saved = sim.with_engine(|e| e.snapshot(now));
+    let again = sim_with(saved);
+    for (loc, before) in answers.iter().zip(&bodies) {
+        assert_eq!(&body(&again.handle(req("GET", loc))), before, "{loc}");
+    }
+}
+
+#[test]
 fn a_large_body_is_not_copied_into_the_journal() {
     let sim = crate::common::sim();
     let big = json!({"storageAccount": "x".repeat(MAX_KEPT_BODY * 2)});

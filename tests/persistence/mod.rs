@@ -233,7 +233,7 @@ fn check(s: &Served, seen: &Seen, seed: u64, round: usize) {
         .unwrap_or_else(|e| panic!("{ctx}: the state is a world: {e}"));
     for service in &world.services {
         if let Some(id) = &service.running_operation {
-            let op = world.operations.iter().find(|o| &o.id == id);
+            let op = world.operations.iter().find(|o| *o.id == **id);
             assert!(
                 op.is_some_and(
                     |o| o.status == armsim_simulator::engine::model::OperationStatus::Running

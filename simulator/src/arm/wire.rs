@@ -31,6 +31,11 @@ fn public_ip(name: &str) -> String {
 
 /// The `ApiManagementServiceResource` body.
 pub fn service(s: &Service, api_version: &str) -> Value {
+    service_at(s, s.version, api_version)
+}
+
+/// [`service`] as of `version` (its etag): a finished operation's shared resource, with its own version.
+pub fn service_at(s: &Service, version: u64, api_version: &str) -> Value {
     let name = &s.name;
     let host = format!("{}.azure-api.net", name.to_ascii_lowercase());
     let created = s
@@ -107,7 +112,7 @@ pub fn service(s: &Service, api_version: &str) -> Value {
     body.insert("type".into(), json!("Microsoft.ApiManagement/service"));
     body.insert("tags".into(), json!(s.tags));
     body.insert("location".into(), json!(s.location));
-    body.insert("etag".into(), json!(etag(s.version)));
+    body.insert("etag".into(), json!(etag(version)));
     body.insert("properties".into(), Value::Object(props));
     body.insert(
         "sku".into(),

@@ -108,6 +108,9 @@ pub struct Engine {
     limits: RateLimits,
     /// Where an operation id is put together before it is encoded (kept to reuse its buffer).
     id_scratch: String,
+    /// By service index: the resource the service's last finished operation kept, which the next one
+    /// shares when the resource has not changed (see [`ServiceResult`]). Reset by `reindex`.
+    last_results: Vec<Option<Arc<Service>>>,
 }
 
 /// Operation ids by time, first in first out among equal times: a counter breaks ties, so ordering
@@ -126,6 +129,14 @@ impl Queue {
 
     fn first_time(&self) -> Option<Timestamp> {
         self.by_time.first_key_value().map(|((t, _), _)| *t)
+    }
+
+    fn len(&self) -> usize {
+        self.by_time.len()
+    }
+
+    fn pop_first(&mut self) -> Option<(Timestamp, Arc<str>)> {
+        self.by_time.pop_first().map(|((at, _), id)| (at, id))
     }
 
     /// Takes the earliest entry if it is at or before `now`.
@@ -160,7 +171,7 @@ impl Engine {
         let mut deadlines = Queue::default();
         let mut finished = Queue::default();
         for op in std::mem::take(&mut world.operations) {
-            let key: Arc<str> = Arc::from(op.id.as_str());
+            let key = op.id.clone();
             if op.status == OperationStatus::Running {
                 if let Some(end) = op.ends_at {
                     deadlines.push(end, key.clone());
@@ -179,6 +190,7 @@ impl Engine {
             ids,
             limits: RateLimits::default(),
             id_scratch: String::new(),
+            last_results: Vec::new(),
         };
         engine.reindex();
         Ok(engine)
@@ -227,6 +239,8 @@ impl Engine {
                 )
             })
             .collect();
+        self.last_results.clear();
+        self.last_results.resize(self.world.services.len(), None);
     }
 
     /// The world as it is now, operations included, stamped with `now`: loadable with [`Engine::new`].
@@ -271,15 +285,29 @@ impl Engine {
         self.expire(now);
     }
 
-    /// Forgets finished operations that ended longer than `behaviour.operationRetention` before `now`.
+    /// Forgets finished operations that ended longer than `behaviour.operationRetention` before `now`,
+    /// then the oldest finished ones beyond `behaviour.maxFinishedOperations`.
     fn expire(&mut self, now: Timestamp) {
-        let Some(retention) = self.world.behaviour.operation_retention else {
-            return;
-        };
-        // Ended at or before `now - retention`.
-        let cutoff = Timestamp::from_millis(now.as_millis().saturating_sub(retention.as_millis()));
-        while let Some((_, id)) = self.finished.pop_due(cutoff) {
-            self.operations.remove(&*id);
+        let behaviour = &self.world.behaviour;
+        let (retention, max) = (
+            behaviour.operation_retention,
+            behaviour.max_finished_operations,
+        );
+        if let Some(retention) = retention {
+            // Ended at or before `now - retention`.
+            let cutoff =
+                Timestamp::from_millis(now.as_millis().saturating_sub(retention.as_millis()));
+            while let Some((_, id)) = self.finished.pop_due(cutoff) {
+                self.operations.remove(&*id);
+            }
+        }
+        if let Some(max) = max {
+            while self.finished.len() > max {
+                let Some((_, id)) = self.finished.pop_first() else {
+                    break;
+                };
+                self.operations.remove(&*id);
+            }
         }
     }
 
@@ -1055,7 +1083,7 @@ impl Engine {
                 break id;
             }
         };
-        // One shared copy of the id keys the operation and queues it; `op.id` is the owned one.
+        // One shared copy of the id is the operation's, keys it and queues it.
         let key: Arc<str> = Arc::from(id.as_str());
         let behaviour = &self.world.behaviour;
         let mut duration = match kind {
@@ -1069,7 +1097,7 @@ impl Engine {
                 && o.service.as_deref().is_none_or(|s| same(s, &svc.name))
         });
         let mut op = Operation {
-            id: id.clone(),
+            id: key.clone(),
             kind,
             subscription: r.subscription.clone(),
             resource_group: r.resource_group.clone(),
@@ -1151,7 +1179,12 @@ impl Engine {
             set_text(&mut svc.provisioning_state, state);
             if outcome.is_ok() {
                 svc.version += 1;
-                op.result = Some(Box::new(svc.resource_view()));
+                let last = self.last_results.get(i).and_then(Option::as_ref);
+                let result = ServiceResult::share(svc.resource_view(), svc.version, last);
+                if let Some(slot) = self.last_results.get_mut(i) {
+                    *slot = Some(result.view().clone());
+                }
+                op.result = Some(result);
             }
         }
         op.status = match outcome {
@@ -1248,8 +1281,8 @@ impl Engine {
             OperationStatus::Running => PollAnswer::Running,
             OperationStatus::Succeeded => PollAnswer::Succeeded(
                 op.result
-                    .as_deref()
-                    .map(|svc| wire::service(svc, &op.api_version))
+                    .as_ref()
+                    .map(|r| wire::service_at(r.view(), r.version(), &op.api_version))
                     .unwrap_or(Value::Null),
             ),
             OperationStatus::Failed { error } => PollAnswer::Failed(error.clone()),

@@ -3,6 +3,7 @@
 //! Optional fields have defaults, so a world file only says what matters to it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +97,11 @@ pub struct Behaviour {
     /// flat under a POST storm.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_retention: Option<VDuration>,
+    /// At most this many finished operations stay pollable; past it the oldest are forgotten first, as
+    /// if their retention had run out. Absent: no limit (in-process default); `armsim serve` defaults
+    /// to 100,000, so memory stays bounded under a POST storm whatever the retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_finished_operations: Option<usize>,
 }
 
 impl Default for Behaviour {
@@ -107,6 +113,7 @@ impl Default for Behaviour {
             double_slash_location: false,
             outcomes: Vec::new(),
             operation_retention: None,
+            max_finished_operations: None,
         }
     }
 }
@@ -475,7 +482,9 @@ pub enum OperationStatus {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Operation {
-    pub id: String,
+    /// Shared with the engine's index and queues.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub id: Arc<str>,
     pub kind: OperationKind,
     pub subscription: String,
     pub resource_group: String,
@@ -506,11 +515,86 @@ pub struct Operation {
     /// Create/update: the service as it will be when the operation completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<Box<Service>>,
-    /// The service as it was when the operation succeeded: every later poll answers 200 with it. Kept as
-    /// the resource ([`Service::resource_view`]: no APIs or usage), not its JSON, so finishing an
-    /// operation costs a small clone, not a rendering.
+    /// The service as it was when the operation succeeded: every later poll answers 200 with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Box<Service>>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Service>"))]
+    pub result: Option<ServiceResult>,
+}
+
+/// The service as an operation left it, kept as the resource ([`Service::resource_view`]: no APIs or
+/// usage), not its JSON, so finishing an operation costs no rendering. The resource is shared: a service's
+/// finished operations hold one copy for as long as the resource does not change (a storm of backups of
+/// one service keeps one), and each keeps only its own version, the etag. Written and read as the
+/// service it stands for.
+#[derive(Debug, Clone)]
+pub struct ServiceResult {
+    view: Arc<Service>,
+    version: u64,
+}
+
+impl ServiceResult {
+    /// `view` as of `version`, sharing `last`'s copy when the two differ in nothing else.
+    pub fn share(mut view: Service, version: u64, last: Option<&Arc<Service>>) -> Self {
+        if let Some(last) = last {
+            view.version = last.version;
+            if **last == view {
+                return Self {
+                    view: last.clone(),
+                    version,
+                };
+            }
+        }
+        view.version = version;
+        Self {
+            view: Arc::new(view),
+            version,
+        }
+    }
+
+    /// The shared resource (its own `version` may be another operation's: use [`Self::version`]).
+    pub fn view(&self) -> &Arc<Service> {
+        &self.view
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The service it stands for, owned.
+    pub fn to_service(&self) -> Service {
+        Service {
+            version: self.version,
+            ..(*self.view).clone()
+        }
+    }
+}
+
+/// Equal when they stand for the same service, whether or not they share a copy.
+impl PartialEq for ServiceResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version
+            && (Arc::ptr_eq(&self.view, &other.view) || self.to_service() == other.to_service())
+    }
+}
+
+impl Serialize for ServiceResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.view.version == self.version {
+            self.view.serialize(serializer)
+        } else {
+            self.to_service().serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceResult {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let view = Service::deserialize(deserializer)?;
+        Ok(Self {
+            version: view.version,
+            view: Arc::new(view),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
