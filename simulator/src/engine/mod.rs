@@ -1180,7 +1180,7 @@ impl Engine {
             if outcome.is_ok() {
                 svc.version += 1;
                 let last = self.last_results.get(i).and_then(Option::as_ref);
-                let result = ServiceResult::share(svc.resource_view(), svc.version, last);
+                let result = ServiceResult::of(svc, last);
                 if let Some(slot) = self.last_results.get_mut(i) {
                     *slot = Some(result.view().clone());
                 }
@@ -1661,6 +1661,33 @@ fn normalize(w: &mut World, ids: &mut Ids, now: Timestamp) -> Result<(), String>
 mod tests {
     use super::*;
     use crate::arm::api_version::APIM_VERSIONS;
+
+    #[test]
+    fn a_service_has_its_resource_view_at_any_version_and_not_once_the_resource_changes() {
+        for svc in &crate::sim::default_world().services {
+            let mut view = svc.resource_view();
+            view.version += 7;
+            assert!(svc.has_resource_view(&view), "{}", svc.name);
+            let changes: [(&str, fn(&mut Service)); 5] = [
+                ("tags", |s| {
+                    s.tags.insert("team".into(), "dr".into());
+                }),
+                ("provisioning state", |s| s.provisioning_state.push('!')),
+                ("capacity", |s| {
+                    s.capacity = Some(s.capacity.unwrap_or(0) + 1)
+                }),
+                ("publisher", |s| s.publisher_email.push('x')),
+                ("running operation", |s| {
+                    s.running_operation = Some("op".into())
+                }),
+            ];
+            for (what, change) in changes {
+                let mut changed = svc.clone();
+                change(&mut changed);
+                assert!(!changed.has_resource_view(&view), "{}: {what}", svc.name);
+            }
+        }
+    }
 
     #[test]
     fn a_services_resource_view_renders_as_the_service_does_in_every_api_version() {

@@ -252,6 +252,47 @@ impl Service {
             running_operation: self.running_operation.clone(),
         }
     }
+
+    /// Whether `view` is this service's [`Self::resource_view`] but for the version: compared in place,
+    /// so a finished operation can share the last one's copy without building its own. Every field is
+    /// named, so a new one cannot be forgotten here.
+    pub fn has_resource_view(&self, view: &Service) -> bool {
+        let Service {
+            name,
+            resource_group,
+            subscription,
+            location,
+            sku,
+            capacity,
+            publisher_email,
+            publisher_name,
+            tags,
+            identity,
+            apis: _,
+            usage: _,
+            created_at,
+            version: _,
+            provisioning_state,
+            target_provisioning_state,
+            running_operation,
+        } = self;
+        view.apis.is_empty()
+            && view.usage == Usage::default()
+            && *name == view.name
+            && *resource_group == view.resource_group
+            && *subscription == view.subscription
+            && *location == view.location
+            && *sku == view.sku
+            && *capacity == view.capacity
+            && *publisher_email == view.publisher_email
+            && *publisher_name == view.publisher_name
+            && *tags == view.tags
+            && *identity == view.identity
+            && *created_at == view.created_at
+            && *provisioning_state == view.provisioning_state
+            && *target_provisioning_state == view.target_provisioning_state
+            && *running_operation == view.running_operation
+    }
 }
 
 fn default_sku() -> String {
@@ -533,21 +574,15 @@ pub struct ServiceResult {
 }
 
 impl ServiceResult {
-    /// `view` as of `version`, sharing `last`'s copy when the two differ in nothing else.
-    pub fn share(mut view: Service, version: u64, last: Option<&Arc<Service>>) -> Self {
-        if let Some(last) = last {
-            view.version = last.version;
-            if **last == view {
-                return Self {
-                    view: last.clone(),
-                    version,
-                };
-            }
-        }
-        view.version = version;
+    /// `service`'s resource as of its version, sharing `last`'s copy when the two differ in nothing else.
+    pub fn of(service: &Service, last: Option<&Arc<Service>>) -> Self {
+        let view = match last {
+            Some(last) if service.has_resource_view(last) => last.clone(),
+            _ => Arc::new(service.resource_view()),
+        };
         Self {
-            view: Arc::new(view),
-            version,
+            view,
+            version: service.version,
         }
     }
 
