@@ -18,7 +18,7 @@ conns="${SOAK_CONNECTIONS:-1000}"
 services="${SOAK_SERVICES:-1000}"
 # Finished operations are forgotten after this much virtual time (180× faster than wall time): 10m is
 # 3.3 s of wall time, so memory reaches its plateau early in the soak. With serve's default (24h) it
-# plateaus after 8 wall minutes instead, at about (operations per second × 480 s) operations.
+# plateaus at serve's bound of 100,000 finished operations instead (--max-finished-operations).
 retention="${SOAK_RETENTION:-10m}"
 work="$(mktemp -d /tmp/armsim-soak.XXXXXX)"
 pid=""

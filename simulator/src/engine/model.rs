@@ -93,8 +93,8 @@ pub struct Behaviour {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<OutcomeOverride>,
     /// How long a finished operation stays pollable (virtual time after its end); later polls answer
-    /// 404. Absent: kept forever (in-process default); `armsim serve` defaults to 24h so memory stays
-    /// flat under a POST storm.
+    /// 404. Absent: kept forever (in-process default); `armsim serve` defaults to 24h. What keeps memory
+    /// flat under a POST storm is `max_finished_operations`: at 180×, 24h is eight wall minutes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_retention: Option<VDuration>,
     /// At most this many finished operations stay pollable; past it the oldest are forgotten first, as
