@@ -127,6 +127,96 @@ async fn above_the_connection_limit_a_client_waits_for_a_free_slot() {
     .expect("join");
 }
 
+/// One GET of `/_armsim/health` over HTTP/2 on `io`; the answer's status and HTTP version.
+async fn h2_health<IO>(io: IO, authority: &str) -> (u16, hyper::Version)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(io),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    let request = hyper::Request::get(format!("http://{authority}/_armsim/health"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let resp = sender.send_request(request).await.expect("HTTP/2 answer");
+    (resp.status().as_u16(), resp.version())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_plain_port_serves_http1_and_http2_with_prior_knowledge() {
+    let addr = serve_with(Limits::default()).await;
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    assert_eq!(h2_health(tcp, &addr).await, (200, hyper::Version::HTTP_2));
+    let mut h1 = TcpStream::connect(&addr).expect("connect");
+    h1.write_all(HEALTH).expect("send");
+    let answer = read_answer(&mut h1).expect("HTTP/1.1 answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_protocol_is_the_one_alpn_chose() {
+    let server = armsim_simulator::server::RunningServer::start_tls(SimConfig {
+        auth: AuthMode::Permissive,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("server");
+    let ca = server.ca_pem.clone().expect("TLS serves a CA");
+    let connect = |alpn: &'static [u8]| {
+        let ca = ca.clone();
+        let addr = server.addr;
+        async move {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in armsim_simulator::tls::parse_chain(&ca, "ca").expect("ca") {
+                roots.add(cert).expect("root");
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("tls versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![alpn.to_vec()];
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .expect("TLS handshake")
+        }
+    };
+    let authority = server.addr.to_string();
+    let h2 = connect(b"h2").await;
+    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(b"h2".as_slice()));
+    assert_eq!(
+        h2_health(h2, &authority).await,
+        (200, hyper::Version::HTTP_2)
+    );
+
+    let h1 = connect(b"http/1.1").await;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(h1))
+            .await
+            .expect("HTTP/1.1 handshake");
+    tokio::spawn(conn);
+    let request = hyper::Request::get("/_armsim/health")
+        .header("host", &authority)
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let resp = sender.send_request(request).await.expect("HTTP/1.1 answer");
+    assert_eq!(
+        (resp.status().as_u16(), resp.version()),
+        (200, hyper::Version::HTTP_11)
+    );
+    server.shutdown().await;
+}
+
 fn retention_world(retention: &str) -> armsim_simulator::World {
     let mut world = default_world();
     world.behaviour.operation_retention = Some(retention.parse().expect("duration"));
