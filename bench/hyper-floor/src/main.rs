@@ -1,5 +1,5 @@
-//! `hyper-floor ADDR [--arm-headers]`: answers every request with `202 Accepted` and an empty body. What a
-//! hyper server costs with nothing behind it: the practical limit.
+//! `hyper-floor ADDR [--arm-headers]`: reads each request to its end and answers `202 Accepted` with an
+//! empty body. What a hyper server costs with nothing behind it: the practical limit.
 //!
 //! By default the answer carries the two headers a poller needs (`Location`, `Retry-After`): the floor the
 //! issue's targets are measured against. With `--arm-headers` it carries the same twelve headers, of the
@@ -9,7 +9,8 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -27,10 +28,19 @@ fn answer(arm_headers: bool) -> hyper::Response<Full<Bytes>> {
             .header("pragma", "no-cache")
             .header("expires", "-1")
             .header("x-ms-request-id", "69b82ebc-9223-4300-80d2-9eb57de1d510")
-            .header("x-ms-correlation-request-id", "a2f09dab-b45c-4316-ae52-1d7a0f4d3872")
-            .header("x-ms-routing-request-id", "WESTUS:20260101T000000Z:a2f09dab-b45c-4316-ae52-1d7a0f4d3872")
+            .header(
+                "x-ms-correlation-request-id",
+                "a2f09dab-b45c-4316-ae52-1d7a0f4d3872",
+            )
+            .header(
+                "x-ms-routing-request-id",
+                "WESTUS:20260101T000000Z:a2f09dab-b45c-4316-ae52-1d7a0f4d3872",
+            )
             .header("x-ms-ratelimit-remaining-subscription-reads", "11999")
-            .header("strict-transport-security", "max-age=31536000; includeSubDomains")
+            .header(
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains",
+            )
             .header("x-content-type-options", "nosniff")
             .header("date", "Thu, 01 Jan 2026 00:00:00 GMT");
     }
@@ -39,16 +49,25 @@ fn answer(arm_headers: bool) -> hyper::Response<Full<Bytes>> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let arm_headers = std::env::args().any(|a| a == "--arm-headers");
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("{{\"event\":\"ready\",\"endpoint\":\"http://{}\"}}", listener.local_addr()?);
+    println!(
+        "{{\"event\":\"ready\",\"endpoint\":\"http://{}\"}}",
+        listener.local_addr()?
+    );
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let service =
-                service_fn(move |_req| async move { Ok::<_, Infallible>(answer(arm_headers)) });
+            // The request is read to its end, body included, as any server must before answering
+            // (a POST's body, the backup request, is read like armsim reads it).
+            let service = service_fn(move |req: hyper::Request<Incoming>| async move {
+                let _ = req.into_body().collect().await;
+                Ok::<_, Infallible>(answer(arm_headers))
+            });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
