@@ -28,16 +28,7 @@ async fn https(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, Vec<(String, String)>, Value) {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in armsim_simulator::tls::parse_chain(ca_pem, "ca").expect("ca") {
-        roots.add(cert).expect("root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("tls versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = crate::common::tls_trusting(ca_pem, &[]);
     let uri: hyper::Uri = url.parse().expect("url");
     let host = uri.host().expect("host").to_string();
     let port = uri.port_u16().expect("port");

@@ -151,3 +151,20 @@ pub fn apis(sim: &Simulator, service: &str) -> Vec<String> {
         .map(|a| a["name"].as_str().unwrap_or("").to_string())
         .collect()
 }
+
+/// A TLS client configuration that trusts only `ca_pem` (armsim's CA, as a real SDK is configured) and
+/// offers `alpn` (empty: no ALPN).
+pub fn tls_trusting(ca_pem: &str, alpn: &[&[u8]]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in armsim_simulator::tls::parse_chain(ca_pem, "ca").expect("ca") {
+        roots.add(cert).expect("root");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("tls versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
+}

@@ -172,17 +172,7 @@ async fn over_tls_the_protocol_is_the_one_alpn_chose() {
         let ca = ca.clone();
         let addr = server.addr;
         async move {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in armsim_simulator::tls::parse_chain(&ca, "ca").expect("ca") {
-                roots.add(cert).expect("root");
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("tls versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            config.alpn_protocols = vec![alpn.to_vec()];
+            let config = crate::common::tls_trusting(&ca, &[alpn]);
             let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
             let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
             tokio_rustls::TlsConnector::from(Arc::new(config))
