@@ -252,7 +252,7 @@ impl RequestFacts {
             | Route::Api(r, _)
             | Route::OperationResult(r, _)
             | Route::OperationStatus(r, _) => {
-                facts.service = Some(r.name.clone());
+                facts.service = Some(r.name.to_string());
                 facts.region = world
                     .services
                     .iter()
@@ -263,7 +263,7 @@ impl RequestFacts {
                     .map(|s| region::canonical(&s.location))
                     .or_else(|| group_region(&r.subscription, &r.resource_group));
                 if let Route::OperationResult(_, id) | Route::OperationStatus(_, id) = route {
-                    facts.operation_id = Some(id.clone());
+                    facts.operation_id = Some(id.to_string());
                 }
             }
             Route::StorageAccount(r)

@@ -69,7 +69,7 @@ impl JournalEntry {
     }
     /// The decoded value of a query parameter.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        crate::http::query_param(&self.query, name)
+        crate::http::query_param(&self.query, name).map(std::borrow::Cow::into_owned)
     }
 }
 

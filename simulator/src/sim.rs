@@ -703,7 +703,7 @@ impl Ctx<'_, '_> {
                 Ok(self.accepted(r, &v, accepted.operation_id, double))
             }
             (Route::OperationResult(r, id), "GET") => {
-                self.operation_id = Some(id.clone());
+                self.operation_id = Some(id.to_string());
                 match e.poll(r, id)? {
                     PollAnswer::Running => Ok(self.running(r, &v, id)),
                     PollAnswer::Succeeded(body) => ok(body),
@@ -711,7 +711,7 @@ impl Ctx<'_, '_> {
                 }
             }
             (Route::OperationStatus(r, id), "GET") => {
-                self.operation_id = Some(id.clone());
+                self.operation_id = Some(id.to_string());
                 let running = e.poll(r, id)? == PollAnswer::Running;
                 let body = e
                     .operation(id)
@@ -802,7 +802,7 @@ impl Ctx<'_, '_> {
             | Route::OperationResult(r, _)
             | Route::OperationStatus(r, _)
             | Route::Apis(r)
-            | Route::Api(r, _) => (r.subscription.as_str(), r.resource_group.as_str()),
+            | Route::Api(r, _) => (r.subscription.as_ref(), r.resource_group.as_ref()),
             _ => ("", ""),
         };
         self.g

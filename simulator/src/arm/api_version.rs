@@ -1,5 +1,7 @@
 //! api-versions: which ones each resource provider accepts and which body rules apply to each.
 
+use std::borrow::Cow;
+
 use crate::arm::error::ArmError;
 
 /// Versions of `Microsoft.ApiManagement` the simulator accepts (PROTOCOL.md §1; the previews between the
@@ -80,11 +82,11 @@ pub enum Provider {
 /// Checks the `api-version` query value and returns it.
 /// Checks the request's `api-version`; `location` (the region a `NoRegisteredProviderFound` message
 /// names) is asked for only when that is the answer.
-pub fn check(
-    given: Option<String>,
+pub fn check<'a>(
+    given: Option<Cow<'a, str>>,
     provider: Provider,
     location: impl FnOnce() -> String,
-) -> Result<String, ArmError> {
+) -> Result<Cow<'a, str>, ArmError> {
     let Some(v) = given.filter(|v| !v.is_empty()) else {
         return Err(ArmError::missing_api_version());
     };
@@ -95,13 +97,17 @@ pub fn check(
         };
         return Err(ArmError::invalid_api_version(&v, &supported));
     }
-    if provider == Provider::ApiManagement && !APIM_VERSIONS.contains(&v.as_str()) {
-        return Err(ArmError::no_registered_provider(
-            &v,
-            "service",
-            &APIM_VERSIONS,
-            &location(),
-        ));
+    if provider == Provider::ApiManagement {
+        // The supported version itself, so the answer borrows nothing from the request.
+        return match APIM_VERSIONS.iter().find(|known| **known == v) {
+            Some(known) => Ok(Cow::Borrowed(*known)),
+            None => Err(ArmError::no_registered_provider(
+                &v,
+                "service",
+                &APIM_VERSIONS,
+                &location(),
+            )),
+        };
     }
     Ok(v)
 }
@@ -148,9 +154,10 @@ mod tests {
     #[test]
     fn missing_malformed_and_unknown_versions_get_arm_codes() {
         let code = |v: Option<&str>| {
-            check(v.map(str::to_string), Provider::ApiManagement, || {
+            check(v.map(Cow::Borrowed), Provider::ApiManagement, || {
                 "westus".into()
             })
+            .map(Cow::into_owned)
             .map_err(|e| e.code)
         };
         assert_eq!(code(None), Err("MissingApiVersionParameter".into()));

@@ -519,9 +519,9 @@ impl Engine {
                 }
                 let keys = vec![self.ids.storage_key(), self.ids.storage_key()];
                 self.world.storage_accounts.push(StorageAccount {
-                    name: r.account.clone(),
-                    resource_group: r.resource_group.clone(),
-                    subscription: r.subscription.clone(),
+                    name: r.account.to_string(),
+                    resource_group: r.resource_group.to_string(),
+                    subscription: r.subscription.to_string(),
                     location: region::canonical(&location),
                     keys,
                     containers: Vec::new(),
@@ -764,7 +764,7 @@ impl Engine {
             Err(e) if e.code != "ResourceNotFound" => Err(e),
             Err(_) => {
                 let svc = Service {
-                    name: r.name.clone(),
+                    name: r.name.to_string(),
                     resource_group: self
                         .resource_group(&r.subscription, &r.resource_group)?
                         .name
@@ -1099,9 +1099,9 @@ impl Engine {
         let mut op = Operation {
             id: key.clone(),
             kind,
-            subscription: r.subscription.clone(),
-            resource_group: r.resource_group.clone(),
-            service: r.name.clone(),
+            subscription: r.subscription.to_string(),
+            resource_group: r.resource_group.to_string(),
+            service: r.name.to_string(),
             api_version: api_version.to_string(),
             started_at: now,
             ends_at: None,

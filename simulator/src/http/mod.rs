@@ -5,6 +5,8 @@
 
 pub mod route;
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 pub use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -66,7 +68,7 @@ impl HttpRequest {
     }
 
     /// The decoded value of a query parameter, by case-insensitive name (ARM treats `API-VERSION` alike).
-    pub fn query_param(&self, name: &str) -> Option<String> {
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         query_param(&self.query, name)
     }
 
@@ -248,16 +250,15 @@ fn known_header(name: &str) -> Option<HeaderName> {
 }
 
 /// The decoded value of the first parameter of `query` named `name` (case-insensitive), decoding only
-/// what it must: every ARM request looks up `api-version`.
-pub fn query_param(query: &str, name: &str) -> Option<String> {
+/// what it must (a value with nothing to decode is borrowed): every ARM request looks up `api-version`.
+pub fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, str>> {
+    let decoded = |s: &'q str| match s.contains(['%', '+']) {
+        true => Cow::Owned(percent_decode(s)),
+        false => Cow::Borrowed(s),
+    };
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let matches = if k.contains(['%', '+']) {
-            percent_decode(k).eq_ignore_ascii_case(name)
-        } else {
-            k.eq_ignore_ascii_case(name)
-        };
-        matches.then(|| percent_decode(v))
+        decoded(k).eq_ignore_ascii_case(name).then(|| decoded(v))
     })
 }
 
@@ -349,5 +350,12 @@ mod tests {
         );
         assert_eq!(query_param("a=1&b", "b").as_deref(), Some(""));
         assert_eq!(query_param("a=1", "b"), None);
+        assert!(
+            matches!(
+                query_param("api-version=2024-05-01", "api-version"),
+                Some(Cow::Borrowed(_))
+            ),
+            "a value with nothing to decode is not copied"
+        );
     }
 }

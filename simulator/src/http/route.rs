@@ -3,19 +3,24 @@
 //! ARM matches path keywords (`subscriptions`, `resourceGroups`, `providers`, namespaces, types)
 //! case-insensitively and echoes names in the caller's case; empty segments are ignored, which is how the
 //! real service's `service/{name}//operationresults/{id}` Location (2021 recordings) resolves.
+//!
+//! A route's names borrow from the request's path (a `Cow`): a poll is answered without copying its
+//! subscription, group, service and operation id, and only a path with percent escapes owns decoded ones.
+
+use std::borrow::Cow;
 
 use crate::arm::error::ArmError;
 use crate::http::percent_decode;
 
 /// Names of an API Management service as the caller spelled them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceRef {
-    pub subscription: String,
-    pub resource_group: String,
-    pub name: String,
+pub struct ServiceRef<'a> {
+    pub subscription: Cow<'a, str>,
+    pub resource_group: Cow<'a, str>,
+    pub name: Cow<'a, str>,
 }
 
-impl ServiceRef {
+impl ServiceRef<'_> {
     pub fn resource_id(&self) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiManagement/service/{}",
@@ -26,13 +31,13 @@ impl ServiceRef {
 
 /// Names of a storage account as the caller spelled them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageRef {
-    pub subscription: String,
-    pub resource_group: String,
-    pub account: String,
+pub struct StorageRef<'a> {
+    pub subscription: Cow<'a, str>,
+    pub resource_group: Cow<'a, str>,
+    pub account: Cow<'a, str>,
 }
 
-impl StorageRef {
+impl StorageRef<'_> {
     pub fn resource_id(&self) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
@@ -73,47 +78,47 @@ pub enum AdminRoute {
 
 /// A parsed route. The HTTP method is checked by the handler, which knows which methods each route allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub enum Route<'a> {
     Admin(AdminRoute),
     /// `GET /metadata/endpoints`: the cloud description `az cloud register` reads.
     MetadataEndpoints,
     /// `GET /subscriptions`: the tenant-level list `az login` reads.
     Subscriptions,
     Subscription {
-        subscription: String,
+        subscription: Cow<'a, str>,
     },
     ResourceGroups {
-        subscription: String,
+        subscription: Cow<'a, str>,
     },
     ResourceGroup {
-        subscription: String,
-        resource_group: String,
+        subscription: Cow<'a, str>,
+        resource_group: Cow<'a, str>,
     },
     /// `…/providers/Microsoft.ApiManagement/service` under a subscription (`resource_group` None) or group.
     Services {
-        subscription: String,
-        resource_group: Option<String>,
+        subscription: Cow<'a, str>,
+        resource_group: Option<Cow<'a, str>>,
     },
-    Service(ServiceRef),
-    ServiceAction(ServiceRef, ServiceAction),
-    OperationResult(ServiceRef, String),
+    Service(ServiceRef<'a>),
+    ServiceAction(ServiceRef<'a>, ServiceAction),
+    OperationResult(ServiceRef<'a>, Cow<'a, str>),
     /// `…/service/{name}/operationsStatus/{id}`: the Azure-AsyncOperation status a fault can announce.
-    OperationStatus(ServiceRef, String),
-    Apis(ServiceRef),
-    Api(ServiceRef, String),
+    OperationStatus(ServiceRef<'a>, Cow<'a, str>),
+    Apis(ServiceRef<'a>),
+    Api(ServiceRef<'a>, Cow<'a, str>),
     StorageAccounts {
-        subscription: String,
-        resource_group: Option<String>,
+        subscription: Cow<'a, str>,
+        resource_group: Option<Cow<'a, str>>,
     },
-    StorageAccount(StorageRef),
-    StorageAction(StorageRef, StorageAction),
-    Containers(StorageRef),
-    Container(StorageRef, String),
+    StorageAccount(StorageRef<'a>),
+    StorageAction(StorageRef<'a>, StorageAction),
+    Containers(StorageRef<'a>),
+    Container(StorageRef<'a>, Cow<'a, str>),
     /// Any other path: the identity surface gets a chance to claim it before it becomes a 404.
     Other,
 }
 
-impl Route {
+impl<'a> Route<'a> {
     /// Stable short name for journals and reports (`service.backup`, `operation.poll`, …).
     pub fn name(&self) -> &'static str {
         match self {
@@ -149,21 +154,37 @@ impl Route {
         )
     }
 
-    pub fn parse(path: &str) -> Result<Route, ArmError> {
-        // Most paths have nothing to decode: then the segments borrow from the path.
-        let segments = path.split('/').filter(|s| !s.is_empty());
-        let decoded: Vec<String>;
-        let mut s: Vec<&str> = Vec::with_capacity(16); // the longest ARM path here has 12 segments
-        if path.contains(['%', '+']) {
-            decoded = segments.map(percent_decode).collect();
-            s.extend(decoded.iter().map(String::as_str));
-        } else {
-            s.extend(segments);
+    pub fn parse(path: &'a str) -> Result<Route<'a>, ArmError> {
+        // The segments borrow from the path unless it has something to decode, and sit on the stack
+        // (the longest ARM path here has 12); a longer path spills into `more`.
+        const ON_STACK: usize = 16;
+        let decode = path.contains(['%', '+']);
+        let mut stack: [Cow<'a, str>; ON_STACK] = Default::default();
+        let mut n = 0;
+        let mut more: Vec<Cow<'a, str>> = Vec::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            let segment = match decode {
+                true => Cow::Owned(percent_decode(segment)),
+                false => Cow::Borrowed(segment),
+            };
+            if n < ON_STACK {
+                stack[n] = segment;
+                n += 1;
+            } else {
+                more.push(segment);
+            }
         }
+        let s: &[Cow<'a, str>] = if more.is_empty() {
+            &stack[..n]
+        } else {
+            more.splice(0..0, stack);
+            &more
+        };
         let is = |i: usize, kw: &str| s.get(i).is_some_and(|v| v.eq_ignore_ascii_case(kw));
 
         if is(0, "_armsim") {
-            return parse_admin(&s[1..]);
+            let admin: Vec<&str> = s[1..].iter().map(|v| v.as_ref()).collect();
+            return parse_admin(&admin);
         }
         if is(0, "metadata") && is(1, "endpoints") && s.len() == 2 {
             return Ok(Route::MetadataEndpoints);
@@ -171,7 +192,7 @@ impl Route {
         if !is(0, "subscriptions") {
             return Ok(Route::Other);
         }
-        let Some(sub) = s.get(1).map(|v| v.to_string()) else {
+        let Some(sub) = s.get(1).cloned() else {
             return Ok(Route::Subscriptions);
         };
         let rest = &s[2..];
@@ -181,11 +202,11 @@ impl Route {
             1 if isr(0, "resourcegroups") => Route::ResourceGroups { subscription: sub },
             2 if isr(0, "resourcegroups") => Route::ResourceGroup {
                 subscription: sub,
-                resource_group: rest[1].to_string(),
+                resource_group: rest[1].clone(),
             },
             _ if isr(0, "providers") => provider_route(sub, None, &rest[1..]),
             _ if isr(0, "resourcegroups") && isr(2, "providers") => {
-                provider_route(sub, Some(rest[1].to_string()), &rest[3..])
+                provider_route(sub, Some(rest[1].clone()), &rest[3..])
             }
             _ => Route::Other,
         };
@@ -193,9 +214,13 @@ impl Route {
     }
 }
 
-fn provider_route(subscription: String, rg: Option<String>, s: &[&str]) -> Route {
+fn provider_route<'a>(
+    subscription: Cow<'a, str>,
+    rg: Option<Cow<'a, str>>,
+    s: &[Cow<'a, str>],
+) -> Route<'a> {
     let is = |i: usize, kw: &str| s.get(i).is_some_and(|v| v.eq_ignore_ascii_case(kw));
-    let name = |i: usize| s[i].to_string();
+    let name = |i: usize| s[i].clone();
     if is(0, "microsoft.apimanagement") && is(1, "service") {
         let Some(rg) = rg else {
             return if s.len() == 2 {
@@ -264,7 +289,7 @@ fn provider_route(subscription: String, rg: Option<String>, s: &[&str]) -> Route
     Route::Other
 }
 
-fn parse_admin(s: &[&str]) -> Result<Route, ArmError> {
+fn parse_admin(s: &[&str]) -> Result<Route<'static>, ArmError> {
     let admin = match s {
         ["health"] => AdminRoute::Health,
         ["reset"] => AdminRoute::Reset,
@@ -304,7 +329,7 @@ mod tests {
     const SVC: &str =
         "/subscriptions/S/resourceGroups/Rg/providers/Microsoft.ApiManagement/service/Contoso";
 
-    fn svc() -> ServiceRef {
+    fn svc() -> ServiceRef<'static> {
         ServiceRef {
             subscription: "S".into(),
             resource_group: "Rg".into(),
@@ -364,5 +389,38 @@ mod tests {
             Ok(Route::Other)
         );
         assert!(Route::parse("/_armsim/nope").is_err());
+    }
+
+    #[test]
+    fn names_borrow_from_the_path_unless_they_had_to_be_decoded() {
+        let plain = format!("{SVC}/operationresults/a=");
+        let Ok(Route::OperationResult(r, id)) = Route::parse(&plain) else {
+            panic!("not an operation result");
+        };
+        assert!(matches!(
+            (&r.name, &id),
+            (Cow::Borrowed("Contoso"), Cow::Borrowed("a="))
+        ));
+        let escaped = format!("{SVC}/operationresults/a%3D");
+        let Ok(Route::OperationResult(r, id)) = Route::parse(&escaped) else {
+            panic!("not an operation result");
+        };
+        assert!(
+            matches!((&r.name, &id), (Cow::Owned(n), Cow::Owned(i)) if n == "Contoso" && i == "a=")
+        );
+    }
+
+    #[test]
+    fn paths_longer_than_the_stack_buffer_parse_whole() {
+        let deep = "/x".repeat(20);
+        assert_eq!(Route::parse(&format!("{SVC}{deep}")), Ok(Route::Other));
+        let Err(e) = Route::parse(&format!("/_armsim{deep}/end")) else {
+            panic!("an unknown admin path is an error");
+        };
+        let message = e.body().to_string();
+        assert!(
+            message.contains(&format!("'/_armsim{deep}/end'")),
+            "{message}"
+        );
     }
 }

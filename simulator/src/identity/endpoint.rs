@@ -18,6 +18,8 @@
 //!   wrong one meets ARM's `InvalidAuthenticationTokenAudience`, as against Azure);
 //! - `AADSTS900561` wrong HTTP method, `invalid_request` 400.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -134,7 +136,7 @@ impl Identity {
         let correlation_id = req
             .header_value("client-request-id")
             .map(str::to_string)
-            .or_else(|| req.query_param("client-request-id"))
+            .or_else(|| req.query_param("client-request-id").map(Cow::into_owned))
             .filter(|id| is_guid(id))
             .unwrap_or_else(|| self.next_id());
         let ctx = Ctx {
@@ -313,7 +315,7 @@ impl Identity {
         }
         let api_version = req
             .query_param("api-version")
-            .unwrap_or_else(|| "1.1".to_string());
+            .unwrap_or(Cow::Borrowed("1.1"));
         discovery_doc(json!({
             "tenant_discovery_endpoint": format!("{}/{tenant}/v2.0/.well-known/openid-configuration", ctx.base),
             "api-version": api_version,
