@@ -1,5 +1,0 @@
-/work/main/bench/hyper-floor/target/release/deps/atomic_waker-6b5fdae8fdf503bb.d: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/atomic-waker-1.1.2/src/lib.rs
-
-/work/main/bench/hyper-floor/target/release/deps/libatomic_waker-6b5fdae8fdf503bb.rmeta: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/atomic-waker-1.1.2/src/lib.rs
-
-/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/atomic-waker-1.1.2/src/lib.rs:

@@ -1,1 +1,0 @@
-/work/main/bench/hyper-floor/target/release/hyper-floor: /work/main/bench/hyper-floor/src/main.rs
