@@ -133,17 +133,27 @@ const REUSED_BUFFER_MAX: usize = 16 * 1024;
 struct Packed(Vec<u8>);
 
 impl Packed {
-    /// Replaces the contents with `items`, `len` bytes once packed (their lengths plus 4 each), keeping
-    /// the buffer. An exact reservation: growing by doubling would leave a ring of 10,000 entries with
-    /// megabytes of slack.
-    fn refill<'a>(&mut self, items: impl Iterator<Item = &'a [u8]>, len: usize) {
+    /// Empties the buffer for a new entry of `len` bytes once packed (its items' lengths plus 4 each),
+    /// keeping the allocation. An exact reservation: growing by doubling would leave a ring of 10,000
+    /// entries with megabytes of slack.
+    fn clear_for(&mut self, len: usize) {
         self.0.clear();
         self.0.reserve_exact(len);
-        for s in items {
-            // Longer than 4 GiB cannot reach here: requests are size-limited, large bodies are not kept.
-            let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
-            self.0.extend_from_slice(&n.to_le_bytes());
-            self.0.extend_from_slice(&s[..n as usize]);
+    }
+
+    /// Appends one item: its length, then its bytes.
+    fn push(&mut self, s: &[u8]) {
+        // Longer than 4 GiB cannot reach here: requests are size-limited, large bodies are not kept.
+        let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
+        self.0.extend_from_slice(&n.to_le_bytes());
+        self.0.extend_from_slice(&s[..n as usize]);
+    }
+
+    /// Appends every name and value of `headers`, in order.
+    fn push_headers(&mut self, headers: &HeaderMap) {
+        for (n, v) in headers {
+            self.push(n.as_str().as_bytes());
+            self.push(v.as_bytes());
         }
     }
 
@@ -227,26 +237,13 @@ impl Journal {
         }
     }
 
-    pub fn record<'a>(&mut self, x: Exchange<'a>) {
+    pub fn record(&mut self, x: Exchange<'_>) {
         let (req, resp) = (x.request, x.response);
         let request_body = KeptBody::too_large(&req.body).unwrap_or(KeptBody::Packed);
         let packed_body: &[u8] = match request_body {
             KeptBody::Packed => &req.body,
             _ => &[],
         };
-        let pairs = |h: &'a HeaderMap| {
-            h.iter()
-                .flat_map(|(n, v)| [n.as_str().as_bytes(), v.as_bytes()])
-        };
-        let text = [
-            req.method.as_bytes(),
-            req.path.as_bytes(),
-            req.query.as_bytes(),
-        ]
-        .into_iter()
-        .chain(pairs(&req.headers))
-        .chain(pairs(&resp.headers))
-        .chain(std::iter::once(packed_body));
         let mut packed = if self.entries.len() == self.capacity {
             // A buffer grown by a large body is let go rather than kept at that size.
             self.entries
@@ -269,7 +266,17 @@ impl Journal {
             + header_bytes(&req.headers)
             + header_bytes(&resp.headers)
             + packed_body.len();
-        packed.refill(text, len);
+        packed.clear_for(len);
+        for item in [
+            req.method.as_bytes(),
+            req.path.as_bytes(),
+            req.query.as_bytes(),
+        ] {
+            packed.push(item);
+        }
+        packed.push_headers(&req.headers);
+        packed.push_headers(&resp.headers);
+        packed.push(packed_body);
         let entry = Raw {
             seq: self.next_seq,
             wall_ms: x.wall_ms,

@@ -395,7 +395,7 @@ impl Simulator {
     /// `scheme://host` for Location URLs: the caller's `Host`, with the scheme the simulator serves.
     fn base_url(&self, req: &HttpRequest) -> String {
         let scheme = self.config.base_url.split("://").next().unwrap_or("https");
-        match req.header_value("host") {
+        match req.header_value(header::HOST) {
             Some(host) if !host.is_empty() => [scheme, "://", host].concat(),
             _ => self.config.base_url.trim_end_matches('/').to_string(),
         }
@@ -585,7 +585,7 @@ impl Ctx<'_, '_> {
             return Ok(HttpResponse::json(200, &metadata_endpoints(&self.base)));
         }
         let caller = self.g.identity.verify_lent(
-            self.req.header_value("authorization"),
+            self.req.header_value(header::AUTHORIZATION),
             self.auth,
             &self.base,
             self.now,
@@ -813,7 +813,7 @@ impl Ctx<'_, '_> {
     }
 
     fn check_content_type(&self) -> Result<(), ArmError> {
-        match self.req.header_value("content-type") {
+        match self.req.header_value(header::CONTENT_TYPE) {
             Some(ct) if !self.req.body.is_empty() => {
                 let media = ct
                     .split(';')
@@ -971,7 +971,7 @@ fn decorate(
         resp.set(name, number_value(u64::from(left)));
     }
     if req
-        .header_value("x-ms-return-client-request-id")
+        .header_value(names::RETURN_CLIENT_REQUEST_ID)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
         if let Some(id) = req.headers.get(&names::CLIENT_REQUEST_ID) {

@@ -62,8 +62,9 @@ impl HttpRequest {
         self.header("content-type", "application/json")
     }
 
-    /// The first value of a header, by case-insensitive name; `None` when absent or not UTF-8.
-    pub fn header_value(&self, name: &str) -> Option<&str> {
+    /// The first value of a header, by case-insensitive name (text, or a [`HeaderName`] constant, which
+    /// skips parsing the name); `None` when absent or not UTF-8.
+    pub fn header_value(&self, name: impl header::AsHeaderName) -> Option<&str> {
         text(self.headers.get(name)?)
     }
 
@@ -178,8 +179,9 @@ impl HttpResponse {
         self
     }
 
-    /// The first value of a header, by case-insensitive name; `None` when absent or not UTF-8.
-    pub fn header_value(&self, name: &str) -> Option<&str> {
+    /// The first value of a header, by case-insensitive name (text, or a [`HeaderName`] constant, which
+    /// skips parsing the name); `None` when absent or not UTF-8.
+    pub fn header_value(&self, name: impl header::AsHeaderName) -> Option<&str> {
         text(self.headers.get(name)?)
     }
 
@@ -222,6 +224,8 @@ pub mod names {
     pub const WRITES_LEFT: HeaderName = custom("x-ms-ratelimit-remaining-subscription-writes");
     pub const CLIENT_REQUEST_ID: HeaderName = custom("x-ms-client-request-id");
     pub const ASYNC_OPERATION: HeaderName = custom("azure-asyncoperation");
+    /// Read on requests, not sent.
+    pub const RETURN_CLIENT_REQUEST_ID: HeaderName = custom("x-ms-return-client-request-id");
 }
 
 /// The constant for a header name armsim sends, by its lower-case text.
