@@ -79,9 +79,9 @@ pub enum Provider {
     Other,
 }
 
-/// Checks the `api-version` query value and returns it.
-/// Checks the request's `api-version`; `location` (the region a `NoRegisteredProviderFound` message
-/// names) is asked for only when that is the answer.
+/// Checks the request's `api-version` and returns it (for API Management, the supported version's own
+/// `&'static str`); `location` (the region a `NoRegisteredProviderFound` message names) is asked for
+/// only when that is the answer.
 pub fn check<'a>(
     given: Option<Cow<'a, str>>,
     provider: Provider,

@@ -210,7 +210,8 @@ pub fn number_value(n: u64) -> HeaderValue {
         .unwrap_or_else(|| HeaderValue::from(n))
 }
 
-/// The header names on armsim's answers, as constants: no parsing or allocation on the way out.
+/// The header names on armsim's answers, and the non-standard ones it reads on every request, as
+/// constants: no parsing or allocation on the way out, no name to parse on a lookup.
 pub mod names {
     use super::HeaderName;
 
@@ -224,7 +225,7 @@ pub mod names {
     pub const WRITES_LEFT: HeaderName = custom("x-ms-ratelimit-remaining-subscription-writes");
     pub const CLIENT_REQUEST_ID: HeaderName = custom("x-ms-client-request-id");
     pub const ASYNC_OPERATION: HeaderName = custom("azure-asyncoperation");
-    /// Read on requests, not sent.
+    /// Read on requests, never sent.
     pub const RETURN_CLIENT_REQUEST_ID: HeaderName = custom("x-ms-return-client-request-id");
 }
 
@@ -256,13 +257,11 @@ fn known_header(name: &str) -> Option<HeaderName> {
 /// The decoded value of the first parameter of `query` named `name` (case-insensitive), decoding only
 /// what it must (a value with nothing to decode is borrowed): every ARM request looks up `api-version`.
 pub fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, str>> {
-    let decoded = |s: &'q str| match s.contains(['%', '+']) {
-        true => Cow::Owned(percent_decode(s)),
-        false => Cow::Borrowed(s),
-    };
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        decoded(k).eq_ignore_ascii_case(name).then(|| decoded(v))
+        percent_decoded(k)
+            .eq_ignore_ascii_case(name)
+            .then(|| percent_decoded(v))
     })
 }
 
@@ -276,6 +275,15 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
             (percent_decode(k), percent_decode(v))
         })
         .collect()
+}
+
+/// [`percent_decode`], borrowing `s` when it has nothing to decode (most paths and queries).
+pub fn percent_decoded(s: &str) -> Cow<'_, str> {
+    if s.contains(['%', '+']) {
+        Cow::Owned(percent_decode(s))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// Decodes `%XX` escapes and `+` (as space, the form encoding the token endpoints receive).
