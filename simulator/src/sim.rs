@@ -117,6 +117,8 @@ impl DateTexts {
 /// The mock ARM. Cheap to share behind an `Arc`; all state sits behind one mutex.
 pub struct Simulator {
     config: SimConfig,
+    /// The scheme of `config.base_url` (`https`, `http`), for Location URLs built from a caller's `Host`.
+    scheme: String,
     started: Instant,
     inner: Mutex<Inner>,
     /// Where the world is saved after every request (`armsim serve --data-dir`); none: memory only.
@@ -127,8 +129,13 @@ impl Simulator {
     /// Builds a simulator; an inconsistent world is an error that says what is wrong.
     pub fn new(config: SimConfig) -> Result<Self, String> {
         let inner = Self::fresh(&config, &config.world)?;
+        let scheme = match config.base_url.split_once("://") {
+            Some((scheme, _)) => scheme.to_string(),
+            None => "https".to_string(),
+        };
         Ok(Self {
             config,
+            scheme,
             started: Instant::now(),
             inner: Mutex::new(inner),
             persist: OnceLock::new(),
@@ -394,9 +401,8 @@ impl Simulator {
 
     /// `scheme://host` for Location URLs: the caller's `Host`, with the scheme the simulator serves.
     fn base_url(&self, req: &HttpRequest) -> String {
-        let scheme = self.config.base_url.split("://").next().unwrap_or("https");
         match req.header_value(header::HOST) {
-            Some(host) if !host.is_empty() => [scheme, "://", host].concat(),
+            Some(host) if !host.is_empty() => [self.scheme.as_str(), "://", host].concat(),
             _ => self.config.base_url.trim_end_matches('/').to_string(),
         }
     }
