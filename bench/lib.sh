@@ -19,13 +19,14 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v python3 >/dev/null || { log "python3 is needed (world generation, timing)"; exit 2; }
 
-# start NAME CMD... : runs CMD on the server core, waits for its JSON ready line, sets $pid and $ep.
+# start NAME CMD... : runs CMD on the server core, waits (START_WAIT_S, 5 s) for its JSON ready line, sets
+# $pid and $ep.
 start() {
     local name="$1"; shift
     taskset -c "$scpu" "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pid=$!
     pids+=("$pid")
-    for _ in $(seq 1 500); do
+    for _ in $(seq 1 $((${START_WAIT_S:-5} * 100))); do
         if [ -s "$work/$name.out" ]; then break; fi
         sleep 0.01
     done
