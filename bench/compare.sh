@@ -47,12 +47,10 @@ measure() {
         read -r rps p50 p99 non2xx errors cpu < <(wrkrun "$name" -c"$conns" -d"${secs}s" "$ep/x")
     else
         start "$name" "$bin" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/small.json"
-        local key body loc
+        local key loc
         key="$(key_of "$ep")"
-        body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
         if [ "$mode" = poll ]; then
-            loc="$(curl -sf -D - -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$body" \
-                "$ep$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')"
+            loc="$(poll_target "$ep")"
             read -r rps p50 p99 non2xx errors cpu < <(wrkrun "$name" -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$loc")
         else
             read -r rps p50 p99 non2xx errors cpu < <(ARMSIM_KEY="$key" wrkrun "$name" -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")

@@ -10,7 +10,8 @@
 # valgrind with instrumentation off; after a warm-up (armsim's, long enough for its background RSA key),
 # instrumentation is switched on for a wrk run of CG_SECONDS (10) at 64 connections, then dumped. The count
 # is user space only (the floor's and armsim's kernel work, ~60% of a served request's time, is not in
-# it), and divided by the requests wrk completed in that run. Takes about 2 minutes.
+# it), and divided by the requests wrk completed in that run. Takes about 3 minutes. Load on the machine
+# moves the counts by a few percent (fewer requests share each wakeup): compare counts from quiet runs.
 #
 # Environment: ARMSIM_BIN, CG_SECONDS (10), ARMSIM_WARMUP (25 s), SERVER_CPU / LOAD_CPU (0/1).
 set -euo pipefail
@@ -56,12 +57,6 @@ grind() { # NAME CMD... : start CMD under callgrind, instrumentation off
     start "$name" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.%p.out" "$@"
 }
 
-armsim_poll() { # the Location of a backup that never finishes
-    key="$(key_of "$ep")"
-    body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
-    curl -sf -D - -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$body" \
-        "$ep$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r'
-}
 post="$svc_path/contoso-apim/backup?api-version=2024-05-01"
 
 # One server process per count: callgrind's second dump of a process whose instrumentation was toggled
@@ -78,7 +73,7 @@ count floor-arm-poll 2 "$ep$poll_shape" -H 'Authorization: Bearer bench' >>"$wor
 
 log "armsim: the poll and the backup POST (warm-up ${warm}s each)"
 grind armsim "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/small.json"
-count armsim-poll "$warm" "$(armsim_poll)" -H 'Authorization: Bearer bench' >>"$work/counts"; stop "$pid"
+count armsim-poll "$warm" "$(poll_target "$ep")" -H 'Authorization: Bearer bench' >>"$work/counts"; stop "$pid"
 grind armsim "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/small.json"
 ARMSIM_KEY="$(key_of "$ep")" count armsim-post "$warm" "$ep$post" -s "$bench/lua/post.lua" >>"$work/counts"; stop "$pid"
 

@@ -86,9 +86,16 @@ json.dump(world(0, "bulk"), open(f"{work}/small.json", "w"))
 json.dump(world(10000, "bulk"), open(f"{work}/bulk.json", "w"))
 PY
 
-key_of() { # endpoint -> key1
-    curl -sf -X POST -H 'Authorization: Bearer bench' \
+key_of() { # ENDPOINT [TOKEN] -> key1 (the token: any under --auth permissive)
+    curl -sf -X POST -H "Authorization: Bearer ${2:-bench}" \
         "$1/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.Storage/storageAccounts/contosobackups/listKeys?api-version=2023-01-01" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0]["value"])'
 }
 svc_path="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service"
+poll_target() { # ENDPOINT [TOKEN] -> the Location of a backup of contoso-apim-premium (never finishes)
+    local token="${2:-bench}" key body
+    key="$(key_of "$1" "$token")"
+    body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
+    curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body" \
+        "$1$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r'
+}

@@ -66,9 +66,7 @@ stop "$pid"
 log "armsim: poll GET, backup POST"
 start armsim "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/small.json"
 key="$(key_of "$ep")"
-body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
-loc="$(curl -sf -D - -o /dev/null -X POST -H 'Authorization: Bearer bench' -H 'Content-Type: application/json' -d "$body" \
-    "$ep$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')"
+loc="$(poll_target "$ep")"
 read -r R[poll_rps] R[poll_p50] R[poll_p99] R[poll_non2xx] _ R[poll_cpu] < <(wrkrun poll -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$loc")
 read -r R[post_rps] R[post_p50] R[post_p99] R[post_non2xx] _ R[post_cpu] < <(ARMSIM_KEY="$key" wrkrun post -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
 # The busy path: a service whose backup takes 9 minutes answers 409 to every POST after the first.
@@ -81,12 +79,7 @@ start strict "$armsim" serve --addr 127.0.0.1:0 --tls off --auth strict --clock 
 token="$(curl -sf "$ep/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token" -d grant_type=client_credentials \
     -d client_id=22222222-2222-2222-2222-222222222222 -d client_secret=armsim-contributor-secret \
     -d scope=https://management.azure.com/.default | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
-key="$(curl -sf -X POST -H "Authorization: Bearer $token" \
-    "$ep/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.Storage/storageAccounts/contosobackups/listKeys?api-version=2023-01-01" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0]["value"])')"
-body="{\"storageAccount\":\"contosobackups\",\"containerName\":\"apim-backups\",\"backupName\":\"b\",\"accessType\":\"AccessKey\",\"accessKey\":\"$key\"}"
-loc="$(curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body" \
-    "$ep$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r')"
+loc="$(poll_target "$ep" "$token")"
 read -r R[strict_rps] R[strict_p50] R[strict_p99] R[strict_non2xx] _ R[strict_cpu] < <(wrkrun strict -c"$conns" -d"${secs}s" -H "Authorization: Bearer $token" "$loc")
 stop "$pid"
 
