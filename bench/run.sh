@@ -2,7 +2,7 @@
 # armsim's benchmarks, measured in one run against a minimal hyper server built here (the practical floor).
 # Not a test: figures are printed and written to bench/latest.md, never asserted.
 #
-#   bench/run.sh                       # everything, ~3 minutes with the default 60 s storm
+#   bench/run.sh                       # everything, ~5 minutes with the default 60 s storm
 #   BENCH_SECONDS=5 STORM_SECONDS=10 bench/run.sh   # a quick look
 #
 # Environment:
