@@ -6,11 +6,11 @@
 #   ARMSIM_BIN=path/to/armsim bench/instructions.sh
 #
 # wrk's figures on a shared 2-core host move by a third between runs; the instructions a server executes
-# per request do not (callgrind counts them, whatever else the machine does). Each server runs under
+# per request move by a fraction of a percent on a quiet machine (callgrind counts them). Each server runs under
 # valgrind with instrumentation off; after a warm-up (armsim's, long enough for its background RSA key),
 # instrumentation is switched on for a wrk run of CG_SECONDS (10) at 64 connections, then dumped. The count
-# is user space only (the floor's and armsim's kernel work, ~60% of a served request's time, is not in
-# it), and divided by the requests wrk completed in that run. Takes about 3 minutes. Load on the machine
+# is user space only (the kernel's work, half to two thirds of a served request's time in perf samples, is
+# not in it), and divided by the requests wrk completed in that run. Takes about 3 minutes. Load on the machine
 # moves the counts by a few percent (fewer requests share each wakeup): compare counts from quiet runs.
 #
 # Environment: ARMSIM_BIN, CG_SECONDS (10), ARMSIM_WARMUP (25 s), SERVER_CPU / LOAD_CPU (0/1).
@@ -25,8 +25,8 @@ work="$(mktemp -d /tmp/armsim-instructions.XXXXXX)"
 pids=()
 
 BENCH_NAME=instructions
-# shellcheck source=bench/lib.sh
 START_WAIT_S=60 # a server under valgrind starts in seconds, not milliseconds
+# shellcheck source=bench/lib.sh
 source "$bench/lib.sh"
 command -v valgrind >/dev/null || { log "valgrind is needed (apt-get install valgrind)"; exit 2; }
 if [ -n "${ARMSIM_BIN:-}" ]; then
@@ -37,7 +37,6 @@ else
 fi
 (cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
 floor="$root/target/hyper-floor/release/hyper-floor"
-poll_shape="$svc_path/contoso-apim-premium/operationresults/d2VzdHVzOmNvbnRvc28tYXBpbS1wcmVtaXVtX0JhY2t1cF8xODI1ZjEwZA==?api-version=2024-05-01"
 
 # count LABEL WARMUP URL [WRK ARGS...] : instructions per request of the server $pid for wrk against URL.
 count() {

@@ -53,9 +53,7 @@ read -r R[floor_rps] R[floor_p50] R[floor_p99] _ _ R[floor_cpu] < <(wrkrun floor
 # The same floor sent the benchmark's backup POST (headers and JSON body, which it reads to the end): what
 # hyper costs for that request with nothing behind it. The key is any text; the floor checks nothing.
 read -r R[floorpost_rps] R[floorpost_p50] R[floorpost_p99] _ _ R[floorpost_cpu] < <(ARMSIM_KEY=any wrkrun floor-post -c"$conns" -d"${secs}s" -s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
-# And sent the poll: a path of the poll's shape and length (an operation id like armsim's) and its
-# Authorization header. hyper parses a 250-byte URI byte by byte (about 2,400 instructions, callgrind).
-poll_shape="$svc_path/contoso-apim-premium/operationresults/d2VzdHVzOmNvbnRvc28tYXBpbS1wcmVtaXVtX0JhY2t1cF8xODI1ZjEwZA==?api-version=2024-05-01"
+# And sent the poll: lib.sh's path of the poll's shape, with its Authorization header.
 read -r R[floorpoll_rps] R[floorpoll_p50] R[floorpoll_p99] _ _ R[floorpoll_cpu] < <(wrkrun floor-poll -c"$conns" -d"${secs}s" -H 'Authorization: Bearer bench' "$ep$poll_shape")
 stop "$pid"
 start floor-arm "$floor" 127.0.0.1:0 --arm-headers
