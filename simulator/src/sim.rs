@@ -4,7 +4,7 @@
 //! ARM headers → journal. The lock is a std `Mutex` held only inside `handle`; nothing awaits under it.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,7 +20,9 @@ use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
 use crate::fault::{self, FaultPlan, FaultState, RequestFacts};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
-use crate::http::{header, names, number_value, HeaderValue, HttpRequest, HttpResponse};
+use crate::http::{
+    header, names, number_value, text_of, HeaderValue, HttpRequest, HttpResponse, KnownHeaders,
+};
 use crate::identity::{authorize, may, AuthMode, Identity};
 use crate::journal::{Exchange, Journal, JournalEntry, REDACTED};
 use crate::persist::Persist;
@@ -90,6 +92,8 @@ struct Inner {
     identity: Identity,
     faults: FaultState,
     dates: DateTexts,
+    /// The `Host` of the last request and the base URL made of it (see `Simulator::base_url`).
+    last_base: Option<(Option<HeaderValue>, Arc<str>)>,
 }
 
 /// The `Date` header and the routing id's time, written once per virtual second: every answer carries
@@ -154,6 +158,7 @@ impl Simulator {
             identity,
             faults: FaultState::new(config.faults.clone(), config.seed),
             dates: DateTexts::default(),
+            last_base: None,
         })
     }
 
@@ -325,6 +330,7 @@ impl Simulator {
         let now = g.clock.now();
         g.engine.settle(now);
         let route = Route::parse(&req.path);
+        let known = KnownHeaders::of(&req.headers);
         let mut route_name = route.as_ref().map(Route::name).unwrap_or("admin");
         let facts = route
             .as_ref()
@@ -340,7 +346,10 @@ impl Simulator {
             (resp, op)
         });
         let identity_answer = match (&injected, &route) {
-            (None, Ok(Route::Other)) => g.identity.handle(&req, &self.base_url(&req), &g.clock),
+            (None, Ok(Route::Other)) => {
+                let base = self.base_url(&mut g, known);
+                g.identity.handle(&req, &base, &g.clock)
+            }
             _ => None,
         };
         let (mut resp, operation_id) = match (injected, identity_answer, route) {
@@ -356,10 +365,11 @@ impl Simulator {
                 (resp, None)
             }
             (None, None, Ok(route)) => {
-                let base = self.base_url(&req);
+                let base = self.base_url(&mut g, known);
                 let mut ctx = Ctx {
                     g: &mut g,
                     req: &req,
+                    known,
                     now,
                     base,
                     auth: self.config.auth,
@@ -370,7 +380,7 @@ impl Simulator {
                     Err(e) => HttpResponse::error(&e),
                 };
                 let op = ctx.operation_id.take();
-                decorate(&mut g, &req, &route, &mut resp, now);
+                decorate(&mut g, &req, known, &route, &mut resp, now);
                 (resp, op)
             }
             (None, None, Err(e)) => (HttpResponse::error(&e), None),
@@ -400,11 +410,19 @@ impl Simulator {
     }
 
     /// `scheme://host` for Location URLs: the caller's `Host`, with the scheme the simulator serves.
-    fn base_url(&self, req: &HttpRequest) -> String {
-        match req.header_value(header::HOST) {
-            Some(host) if !host.is_empty() => [self.scheme.as_str(), "://", host].concat(),
-            _ => self.config.base_url.trim_end_matches('/').to_string(),
+    /// Made once per `Host` a client sends (kept for the next request, which nearly always sends the same).
+    fn base_url(&self, g: &mut Inner, known: KnownHeaders) -> Arc<str> {
+        if let Some((host, base)) = &g.last_base {
+            if known.host == host.as_ref() {
+                return base.clone();
+            }
         }
+        let base: Arc<str> = match text_of(known.host) {
+            Some(host) if !host.is_empty() => [self.scheme.as_str(), "://", host].concat().into(),
+            _ => self.config.base_url.trim_end_matches('/').into(),
+        };
+        g.last_base = Some((known.host.cloned(), base.clone()));
+        base
     }
 
     fn admin(&self, route: AdminRoute, req: &HttpRequest) -> HttpResponse {
@@ -575,8 +593,9 @@ impl Simulator {
 struct Ctx<'a, 'g> {
     g: &'a mut MutexGuard<'g, Inner>,
     req: &'a HttpRequest,
+    known: KnownHeaders<'a>,
     now: Timestamp,
-    base: String,
+    base: Arc<str>,
     auth: AuthMode,
     operation_id: Option<String>,
 }
@@ -591,7 +610,7 @@ impl Ctx<'_, '_> {
             return Ok(HttpResponse::json(200, &metadata_endpoints(&self.base)));
         }
         let caller = self.g.identity.verify_lent(
-            self.req.header_value(header::AUTHORIZATION),
+            text_of(self.known.authorization),
             self.auth,
             &self.base,
             self.now,
@@ -819,7 +838,7 @@ impl Ctx<'_, '_> {
     }
 
     fn check_content_type(&self) -> Result<(), ArmError> {
-        match self.req.header_value(header::CONTENT_TYPE) {
+        match text_of(self.known.content_type) {
             Some(ct) if !self.req.body.is_empty() => {
                 let media = ct
                     .split(';')
@@ -846,7 +865,7 @@ impl Ctx<'_, '_> {
         double_slash: bool,
     ) -> String {
         let parts = [
-            self.base.as_str(),
+            &*self.base,
             "/subscriptions/",
             &r.subscription,
             "/resourceGroups/",
@@ -917,6 +936,7 @@ impl Ctx<'_, '_> {
 fn decorate(
     g: &mut Inner,
     req: &HttpRequest,
+    known: KnownHeaders,
     route: &Route,
     resp: &mut HttpResponse,
     now: Timestamp,
@@ -930,9 +950,8 @@ fn decorate(
     resp.set(header::EXPIRES, EXPIRES);
     resp.set_text(names::REQUEST_ID, g.engine.ids().guid());
     // The caller's correlation id is echoed when it is a sensible one; otherwise ARM makes one up.
-    let echoed = req
-        .headers
-        .get(&names::CORRELATION_ID)
+    let echoed = known
+        .correlation_id
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .and_then(|v| Some((v, std::str::from_utf8(v.as_bytes()).ok()?)));
     let made_up = match echoed {
@@ -976,11 +995,8 @@ fn decorate(
         };
         resp.set(name, number_value(u64::from(left)));
     }
-    if req
-        .header_value(names::RETURN_CLIENT_REQUEST_ID)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        if let Some(id) = req.headers.get(&names::CLIENT_REQUEST_ID) {
+    if text_of(known.return_client_request_id).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        if let Some(id) = known.client_request_id {
             resp.set(names::CLIENT_REQUEST_ID, id.clone());
         }
     }

@@ -92,6 +92,50 @@ impl HttpRequest {
     }
 }
 
+/// The request headers armsim reads on every ARM request, found in one pass over the request's map.
+/// A request carries a handful of headers, so comparing names is cheaper than a hash lookup for each
+/// (hashing the long `x-ms-*` names was most of a lookup's cost). As with `HeaderMap::get`, the first
+/// value of a repeated name is the one kept.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KnownHeaders<'a> {
+    pub host: Option<&'a HeaderValue>,
+    pub authorization: Option<&'a HeaderValue>,
+    pub content_type: Option<&'a HeaderValue>,
+    pub correlation_id: Option<&'a HeaderValue>,
+    pub client_request_id: Option<&'a HeaderValue>,
+    pub return_client_request_id: Option<&'a HeaderValue>,
+}
+
+impl<'a> KnownHeaders<'a> {
+    pub fn of(headers: &'a HeaderMap) -> Self {
+        let mut known = Self::default();
+        for (name, value) in headers {
+            let slot = if name == header::HOST {
+                &mut known.host
+            } else if name == header::AUTHORIZATION {
+                &mut known.authorization
+            } else if name == header::CONTENT_TYPE {
+                &mut known.content_type
+            } else if name == names::CORRELATION_ID {
+                &mut known.correlation_id
+            } else if name == names::CLIENT_REQUEST_ID {
+                &mut known.client_request_id
+            } else if name == names::RETURN_CLIENT_REQUEST_ID {
+                &mut known.return_client_request_id
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        known
+    }
+}
+
+/// A header's value as text, when present and UTF-8.
+pub fn text_of(value: Option<&HeaderValue>) -> Option<&str> {
+    text(value?)
+}
+
 /// A header value as text, when it is UTF-8 (HTTP allows other bytes; no ARM header uses them).
 fn text(value: &HeaderValue) -> Option<&str> {
     std::str::from_utf8(value.as_bytes()).ok()
@@ -340,6 +384,35 @@ pub fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_headers_are_the_first_value_of_each_name_in_any_case() {
+        let req = HttpRequest::new("GET", "/")
+            .header("Host", "a:1")
+            .header("X-MS-Correlation-Request-Id", "c1")
+            .header("x-ms-correlation-request-id", "c2")
+            .header("user-agent", "wrk")
+            .header("x-ms-return-client-request-id", "true");
+        let known = KnownHeaders::of(&req.headers);
+        for (name, got) in [
+            ("host", known.host),
+            ("x-ms-correlation-request-id", known.correlation_id),
+            (
+                "x-ms-return-client-request-id",
+                known.return_client_request_id,
+            ),
+            ("authorization", known.authorization),
+            ("content-type", known.content_type),
+            ("x-ms-client-request-id", known.client_request_id),
+        ] {
+            assert_eq!(
+                got,
+                req.headers.get(name),
+                "{name}: as HeaderMap::get finds it"
+            );
+        }
+        assert_eq!(text_of(known.correlation_id), Some("c1"));
+    }
 
     #[test]
     fn percent_decoding_keeps_invalid_escapes() {
