@@ -21,7 +21,7 @@ use crate::engine::{Engine, PollAnswer, ServiceWrite};
 use crate::fault::{self, FaultPlan, FaultState, RequestFacts};
 use crate::http::route::{AdminRoute, Route, ServiceAction, ServiceRef, StorageAction};
 use crate::http::{
-    header, names, number_value, text_of, HeaderValue, HttpRequest, HttpResponse, KnownHeaders,
+    header, names, number_value, text, HeaderValue, HttpRequest, HttpResponse, KnownHeaders,
 };
 use crate::identity::{authorize, may, AuthMode, Identity};
 use crate::journal::{Exchange, Journal, JournalEntry, REDACTED};
@@ -417,7 +417,7 @@ impl Simulator {
                 return base.clone();
             }
         }
-        let base: Arc<str> = match text_of(known.host) {
+        let base: Arc<str> = match known.host.and_then(text) {
             Some(host) if !host.is_empty() => [self.scheme.as_str(), "://", host].concat().into(),
             _ => self.config.base_url.trim_end_matches('/').into(),
         };
@@ -610,7 +610,7 @@ impl Ctx<'_, '_> {
             return Ok(HttpResponse::json(200, &metadata_endpoints(&self.base)));
         }
         let caller = self.g.identity.verify_lent(
-            text_of(self.known.authorization),
+            self.known.authorization.and_then(text),
             self.auth,
             &self.base,
             self.now,
@@ -838,7 +838,7 @@ impl Ctx<'_, '_> {
     }
 
     fn check_content_type(&self) -> Result<(), ArmError> {
-        match text_of(self.known.content_type) {
+        match self.known.content_type.and_then(text) {
             Some(ct) if !self.req.body.is_empty() => {
                 let media = ct
                     .split(';')
@@ -995,7 +995,11 @@ fn decorate(
         };
         resp.set(name, number_value(u64::from(left)));
     }
-    if text_of(known.return_client_request_id).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if known
+        .return_client_request_id
+        .and_then(text)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         if let Some(id) = known.client_request_id {
             resp.set(names::CLIENT_REQUEST_ID, id.clone());
         }

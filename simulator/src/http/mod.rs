@@ -131,13 +131,8 @@ impl<'a> KnownHeaders<'a> {
     }
 }
 
-/// A header's value as text, when present and UTF-8.
-pub fn text_of(value: Option<&HeaderValue>) -> Option<&str> {
-    text(value?)
-}
-
 /// A header value as text, when it is UTF-8 (HTTP allows other bytes; no ARM header uses them).
-fn text(value: &HeaderValue) -> Option<&str> {
+pub fn text(value: &HeaderValue) -> Option<&str> {
     std::str::from_utf8(value.as_bytes()).ok()
 }
 
@@ -411,7 +406,7 @@ mod tests {
                 "{name}: as HeaderMap::get finds it"
             );
         }
-        assert_eq!(text_of(known.correlation_id), Some("c1"));
+        assert_eq!(known.correlation_id.and_then(text), Some("c1"));
     }
 
     #[test]
