@@ -7,13 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use armsim_simulator::engine::model::{
-    Api, BackupObject, Behaviour, Blob, ResourceGroup, Service, StorageAccount,
+    Api, BackupConfig, BackupObject, Behaviour, Blob, ResourceGroup, Service, StorageAccount,
 };
 use armsim_simulator::fault::FaultPlan;
 use armsim_simulator::sim::default_world;
@@ -583,9 +584,12 @@ pub fn build_world(s: &Scenario) -> Result<World, String> {
             None => svc.apis.clone(),
         };
         let backup = BackupObject {
-            sku: b.sku.clone().unwrap_or_else(|| svc.sku.clone()),
-            apis,
-            ..BackupObject::of(svc, None)
+            snapshot_at: None,
+            config: Arc::new(BackupConfig {
+                sku: b.sku.clone().unwrap_or_else(|| svc.sku.clone()),
+                apis,
+                ..BackupConfig::of(svc)
+            }),
         };
         let container = w
             .storage_accounts
@@ -696,7 +700,7 @@ mod tests {
         let w = build_world(&s).expect("world");
         let blob = &w.storage_accounts[0].containers[0].blobs[0];
         assert_eq!(
-            blob.backup.as_ref().map(|b| b.sku.as_str()),
+            blob.backup.as_ref().map(|b| b.config.sku.as_str()),
             Some("Premium")
         );
         assert_eq!(blob.age, Some("29d23h".parse().expect("d")));

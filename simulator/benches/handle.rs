@@ -8,6 +8,8 @@
 //! prints and asserts nothing.
 //!
 //! `HANDLE_REQUESTS` (default 200,000) sets the requests per measurement; each figure is the best of 5.
+//! `HANDLE_ONLY=poll` or `HANDLE_ONLY=post` measures that kind alone, so that a profile (callgrind's
+//! `--toggle-collect` on `handle`) counts one kind of request.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -159,6 +161,25 @@ fn main() {
         &format!("{SERVICE}/contoso-apim/backup?api-version=2024-05-01"),
         &body,
     );
+    let only = std::env::var("HANDLE_ONLY").unwrap_or_default();
+    match only.as_str() {
+        "" => {}
+        "poll" | "post" => {
+            let (what, template) = if only == "poll" {
+                ("poll GET   ", &poll)
+            } else {
+                ("backup POST", &post)
+            };
+            let (ns, allocs) = measure(&sim, template, 202, n);
+            println!("handle, best of 5 runs of {n} requests (request clone included):");
+            println!("  {what}  {ns:7.0} ns  {allocs:5.1} allocations per request");
+            return;
+        }
+        other => {
+            eprintln!("HANDLE_ONLY={other}: expected poll or post");
+            std::process::exit(2);
+        }
+    }
     let (poll_ns, poll_allocs) = measure(&sim, &poll, 202, n);
     let (post_ns, post_allocs) = measure(&sim, &post, 202, n);
 

@@ -4,7 +4,7 @@ use crate::common::*;
 use armsim_simulator::clock::VDuration;
 use armsim_simulator::sim::default_world;
 use armsim_simulator::World;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn backup_is_accepted_polled_at_retry_after_and_answers_200_with_the_service_forever() {
@@ -45,7 +45,7 @@ fn backup_writes_a_backup_object_with_configuration_sku_region_and_creation_time
         .expect("container");
     assert_eq!(blobs.len(), 1);
     let blob = &blobs[0];
-    let object = blob.backup.as_ref().expect("a backup object");
+    let object = &blob.backup.as_ref().expect("a backup object").config;
     assert_eq!(blob.name, "nightly.bak");
     assert_eq!(
         (
@@ -68,6 +68,71 @@ fn backup_writes_a_backup_object_with_configuration_sku_region_and_creation_time
         Some(sim.now()),
         "written when the backup ended"
     );
+}
+
+#[test]
+fn backups_of_an_unchanged_service_share_one_configuration_and_a_change_makes_a_new_one() {
+    let sim = sim();
+    backup(&sim, "contoso-apim", "one");
+    backup(&sim, "contoso-apim", "two");
+    let changed = send(
+        &sim,
+        "PATCH",
+        &svc("contoso-apim"),
+        Some(&json!({"properties": {"publisherEmail": "dr@contoso.com"}})),
+    );
+    if changed.status == 202 {
+        poll_to_end(&sim, &location_path(&changed));
+    } else {
+        assert_eq!(changed.status, 200, "{:?}", changed.json_body());
+    }
+    backup(&sim, "contoso-apim", "three");
+    let blobs = sim
+        .with_engine(|e| e.blobs("contosobackups", "apim-backups").map(<[_]>::to_vec))
+        .expect("container");
+    let config = |name: &str| {
+        blobs
+            .iter()
+            .find(|b| b.name == name)
+            .and_then(|b| b.backup.as_ref())
+            .map(|b| b.config.clone())
+            .unwrap_or_else(|| panic!("no backup {name}"))
+    };
+    assert!(std::sync::Arc::ptr_eq(&config("one"), &config("two")));
+    assert!(!std::sync::Arc::ptr_eq(&config("two"), &config("three")));
+    assert_eq!(config("three").publisher_email, "dr@contoso.com");
+    assert_ne!(
+        config("two").publisher_email,
+        "dr@contoso.com",
+        "an earlier backup keeps what it took"
+    );
+    // Shared in memory, written whole: the blob's object has every field, its own snapshot time.
+    let written: Vec<Value> = ["one", "two"]
+        .iter()
+        .map(|name| {
+            let b = blobs
+                .iter()
+                .find(|b| b.name == *name)
+                .and_then(|b| b.backup.clone());
+            serde_json::to_value(b).expect("json")
+        })
+        .collect();
+    for w in &written {
+        for field in [
+            "format",
+            "service",
+            "sku",
+            "capacity",
+            "location",
+            "snapshotAt",
+            "publisherEmail",
+            "publisherName",
+            "apis",
+        ] {
+            assert!(w.get(field).is_some(), "{field} missing from {w}");
+        }
+    }
+    assert_ne!(written[0]["snapshotAt"], written[1]["snapshotAt"]);
 }
 
 #[test]

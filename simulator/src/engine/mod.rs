@@ -111,6 +111,9 @@ pub struct Engine {
     /// By service index: the resource the service's last finished operation kept, which the next one
     /// shares when the resource has not changed (see [`ServiceResult`]). Reset by `reindex`.
     last_results: Vec<Option<Arc<Service>>>,
+    /// By service index: the configuration its last backup took, which the next backup shares when the
+    /// configuration has not changed (see [`BackupObject`]). Reset by `reindex`.
+    last_backups: Vec<Option<Arc<BackupConfig>>>,
 }
 
 /// Operation ids by time, first in first out among equal times: a counter breaks ties, so ordering
@@ -191,6 +194,7 @@ impl Engine {
             limits: RateLimits::default(),
             id_scratch: String::new(),
             last_results: Vec::new(),
+            last_backups: Vec::new(),
         };
         engine.reindex();
         Ok(engine)
@@ -241,6 +245,8 @@ impl Engine {
             .collect();
         self.last_results.clear();
         self.last_results.resize(self.world.services.len(), None);
+        self.last_backups.clear();
+        self.last_backups.resize(self.world.services.len(), None);
     }
 
     /// The world as it is now, operations included, stamped with `now`: loadable with [`Engine::new`].
@@ -921,13 +927,26 @@ impl Engine {
         now: Timestamp,
     ) -> Result<Accepted, ArmError> {
         let (i, params) = self.accept_action(r, api_version, body)?;
-        let snapshot = BackupObject::of(&self.world.services[i], Some(now));
+        let snapshot = BackupObject {
+            snapshot_at: Some(now),
+            config: self.backup_config(i),
+        };
         let target = params.target();
         let id = self.start_operation(i, OperationKind::Backup, r, api_version, now, |op| {
-            op.payload = Some(Box::new(snapshot));
+            op.payload = Some(snapshot);
             op.target = Some(target);
         });
         Ok(Accepted { operation_id: id })
+    }
+
+    /// The configuration a backup of service `i` takes now: the last backup's when it is unchanged.
+    fn backup_config(&mut self, i: usize) -> Arc<BackupConfig> {
+        let svc = &self.world.services[i];
+        match self.last_backups.get_mut(i) {
+            Some(Some(last)) if last.describes(svc) => last.clone(),
+            Some(slot) => slot.insert(Arc::new(BackupConfig::of(svc))).clone(),
+            None => Arc::new(BackupConfig::of(svc)),
+        }
     }
 
     /// POST …/restore: validates synchronously, reads the backup, and plans the outcome.
@@ -941,11 +960,11 @@ impl Engine {
         let (i, params) = self.accept_action(r, api_version, body)?;
         let svc = &self.world.services[i];
         let (payload, failure) = match self.read_backup(&params, now) {
-            Ok(backup) if !same(&backup.sku, &svc.sku) => (
+            Ok(backup) if !same(&backup.config.sku, &svc.sku) => (
                 None,
                 Some(ArmError::restore_failed(format!(
                     "Cannot restore: current SKU is '{}', backup SKU is '{}'",
-                    svc.sku, backup.sku
+                    svc.sku, backup.config.sku
                 ))),
             ),
             Ok(backup) => (Some(backup), None),
@@ -953,7 +972,7 @@ impl Engine {
         };
         let target = params.target();
         let id = self.start_operation(i, OperationKind::Restore, r, api_version, now, |op| {
-            op.payload = payload.map(Box::new);
+            op.payload = payload;
             op.target = Some(target);
             if let (Some(e), false) = (failure, op.forced_success) {
                 op.planned_failure = Some(FailureSpec {
@@ -1224,7 +1243,7 @@ impl Engine {
                             name: target.blob.clone(),
                             created_at: Some(at),
                             age: None,
-                            backup: Some(*payload),
+                            backup: Some(payload),
                             content: None,
                         });
                         Ok(())
@@ -1244,11 +1263,12 @@ impl Engine {
                 }
             }
             OperationKind::Restore => {
-                if let Some(backup) = op.payload.take().map(|b| *b) {
+                if let Some(backup) = op.payload.take() {
+                    let config = Arc::unwrap_or_clone(backup.config);
                     let svc = &mut self.world.services[service_index];
-                    svc.apis = backup.apis;
-                    svc.publisher_email = backup.publisher_email;
-                    svc.publisher_name = backup.publisher_name;
+                    svc.apis = config.apis;
+                    svc.publisher_email = config.publisher_email;
+                    svc.publisher_name = config.publisher_name;
                 }
                 Ok(())
             }
@@ -1641,15 +1661,16 @@ fn normalize(w: &mut World, ids: &mut Ids, now: Timestamp) -> Result<(), String>
                     b.created_at = Some(Timestamp::from_millis(now.as_millis() - age.as_millis()));
                 }
                 if let Some(backup) = &mut b.backup {
-                    backup.sku = canonical_sku(&backup.sku)
+                    let config = Arc::make_mut(&mut backup.config);
+                    config.sku = canonical_sku(&config.sku)
                         .ok_or_else(|| {
                             format!(
                                 "{what}: backup '{}' has unknown sku '{}'",
-                                b.name, backup.sku
+                                b.name, config.sku
                             )
                         })?
                         .to_string();
-                    backup.location = region::display(&backup.location);
+                    config.location = region::display(&config.location);
                 }
             }
         }
@@ -1685,6 +1706,47 @@ mod tests {
                 let mut changed = svc.clone();
                 change(&mut changed);
                 assert!(!changed.has_resource_view(&view), "{}: {what}", svc.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_backup_configuration_describes_its_service_until_anything_a_backup_takes_changes() {
+        for svc in &crate::sim::default_world().services {
+            let config = BackupConfig::of(svc);
+            assert!(config.describes(svc), "{}", svc.name);
+            let mut untaken = svc.clone();
+            untaken.tags.insert("team".into(), "dr".into());
+            untaken.version += 1;
+            assert!(
+                config.describes(&untaken),
+                "{}: tags are not in a backup",
+                svc.name
+            );
+            let changes: [(&str, fn(&mut Service)); 7] = [
+                ("name", |s| s.name.push('x')),
+                ("sku", |s| s.sku = "Premium".into()),
+                ("capacity", |s| {
+                    s.capacity = Some(s.capacity.unwrap_or(1) + 1)
+                }),
+                ("location", |s| s.location.push('x')),
+                ("publisher email", |s| s.publisher_email.push('x')),
+                ("publisher name", |s| s.publisher_name.push('x')),
+                ("apis", |s| {
+                    s.apis.push(Api {
+                        name: "new".into(),
+                        display_name: "New".into(),
+                        path: "new".into(),
+                    })
+                }),
+            ];
+            for (what, change) in changes {
+                let mut changed = svc.clone();
+                change(&mut changed);
+                if changed.sku == svc.sku && what == "sku" {
+                    changed.sku = "Basic".into();
+                }
+                assert!(!config.describes(&changed), "{}: {what}", svc.name);
             }
         }
     }

@@ -429,8 +429,72 @@ pub struct Blob {
 /// What a backup writes: the service's configuration, its SKU, its region and when it was taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(from = "BackupFile", into = "BackupFile")]
 pub struct BackupObject {
+    /// When the snapshot was taken (the backup's start): later changes are not in it.
+    pub snapshot_at: Option<Timestamp>,
+    /// What comes from the service, shared: backups of a service whose configuration has not changed
+    /// hold one copy (a storm of backups of one service keeps one). Written and read with
+    /// `snapshot_at` as one object, [`BackupFile`], as a blob holds it.
+    pub config: Arc<BackupConfig>,
+}
+
+/// The part of a backup that comes from the service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupConfig {
+    pub format: String,
+    pub service: String,
+    pub sku: String,
+    pub capacity: u32,
+    pub location: String,
+    pub publisher_email: String,
+    pub publisher_name: String,
+    pub apis: Vec<Api>,
+}
+
+impl BackupObject {
+    /// What a backup of `svc` taken at `at` holds: its configuration, SKU, capacity and region — never
+    /// its usage data.
+    pub fn of(svc: &Service, at: Option<Timestamp>) -> Self {
+        Self {
+            snapshot_at: at,
+            config: Arc::new(BackupConfig::of(svc)),
+        }
+    }
+}
+
+impl BackupConfig {
+    pub fn of(svc: &Service) -> Self {
+        Self {
+            format: backup_format(),
+            service: svc.name.clone(),
+            sku: svc.sku.clone(),
+            capacity: svc.capacity.unwrap_or(1),
+            location: svc.location.clone(),
+            publisher_email: svc.publisher_email.clone(),
+            publisher_name: svc.publisher_name.clone(),
+            apis: svc.apis.clone(),
+        }
+    }
+
+    /// Whether a backup of `svc` taken now would hold exactly this configuration.
+    pub fn describes(&self, svc: &Service) -> bool {
+        self.format == BACKUP_FORMAT
+            && self.service == svc.name
+            && self.sku == svc.sku
+            && self.capacity == svc.capacity.unwrap_or(1)
+            && self.location == svc.location
+            && self.publisher_email == svc.publisher_email
+            && self.publisher_name == svc.publisher_name
+            && self.apis == svc.apis
+    }
+}
+
+/// A backup as a blob holds it, and as world files and saved worlds write it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupFile {
     #[serde(default = "backup_format")]
     pub format: String,
     pub service: String,
@@ -450,26 +514,54 @@ pub struct BackupObject {
     pub apis: Vec<Api>,
 }
 
-impl BackupObject {
-    /// What a backup of `svc` taken at `at` holds: its configuration, SKU, capacity and region — never
-    /// its usage data.
-    pub fn of(svc: &Service, at: Option<Timestamp>) -> Self {
+impl From<BackupFile> for BackupObject {
+    fn from(f: BackupFile) -> Self {
         Self {
-            format: backup_format(),
-            service: svc.name.clone(),
-            sku: svc.sku.clone(),
-            capacity: svc.capacity.unwrap_or(1),
-            location: svc.location.clone(),
-            snapshot_at: at,
-            publisher_email: svc.publisher_email.clone(),
-            publisher_name: svc.publisher_name.clone(),
-            apis: svc.apis.clone(),
+            snapshot_at: f.snapshot_at,
+            config: Arc::new(BackupConfig {
+                format: f.format,
+                service: f.service,
+                sku: f.sku,
+                capacity: f.capacity,
+                location: f.location,
+                publisher_email: f.publisher_email,
+                publisher_name: f.publisher_name,
+                apis: f.apis,
+            }),
         }
     }
 }
 
+impl From<BackupObject> for BackupFile {
+    fn from(b: BackupObject) -> Self {
+        let BackupConfig {
+            format,
+            service,
+            sku,
+            capacity,
+            location,
+            publisher_email,
+            publisher_name,
+            apis,
+        } = Arc::unwrap_or_clone(b.config);
+        Self {
+            format,
+            service,
+            sku,
+            capacity,
+            location,
+            snapshot_at: b.snapshot_at,
+            publisher_email,
+            publisher_name,
+            apis,
+        }
+    }
+}
+
+const BACKUP_FORMAT: &str = "armsim-apim-backup/1";
+
 fn backup_format() -> String {
-    "armsim-apim-backup/1".into()
+    BACKUP_FORMAT.into()
 }
 fn one_u32() -> u32 {
     1
@@ -548,11 +640,10 @@ pub struct Operation {
     /// Backup: where to write. Restore: where the backup was read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<BlobTarget>,
-    /// Backup: the snapshot taken at the start. Restore: the backup read at the start. Boxed: it is
-    /// taken when the operation ends, and inline it made every operation, finished ones included, 184
-    /// bytes larger (560 instead of 376).
+    /// Backup: the snapshot taken at the start. Restore: the backup read at the start. Taken when the
+    /// operation ends; its configuration is shared (see [`BackupObject`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Box<BackupObject>>,
+    pub payload: Option<BackupObject>,
     /// Create/update: the service as it will be when the operation completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<Box<Service>>,
