@@ -87,7 +87,7 @@ pub struct Exchange<'a> {
     pub request: &'a HttpRequest,
     pub response: &'a HttpResponse,
     pub route: &'static str,
-    pub operation_id: Option<String>,
+    pub operation_id: Option<std::sync::Arc<str>>,
     pub fault: Option<String>,
 }
 
@@ -119,7 +119,8 @@ struct Raw {
     status: u16,
     response_body: KeptBody,
     route: &'static str,
-    operation_id: Option<String>,
+    /// The engine's shared copy of the id, when the operation exists.
+    operation_id: Option<std::sync::Arc<str>>,
     fault: Option<String>,
 }
 
@@ -222,7 +223,7 @@ impl Raw {
             response_headers: redact_headers(&response_headers),
             response_body: self.response_body.value(None),
             route: self.route.to_string(),
-            operation_id: self.operation_id.clone(),
+            operation_id: self.operation_id.as_deref().map(str::to_string),
             fault: self.fault.clone(),
         }
     }

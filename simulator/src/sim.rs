@@ -342,7 +342,10 @@ impl Simulator {
             None => fault::Decision::default(),
         };
         let injected = decision.short_circuit().map(|resp| {
-            let op = facts.as_ref().and_then(|f| f.operation_id.clone());
+            let op = facts
+                .as_ref()
+                .and_then(|f| f.operation_id.as_deref())
+                .map(Arc::from);
             (resp, op)
         });
         let identity_answer = match (&injected, &route) {
@@ -597,7 +600,7 @@ struct Ctx<'a, 'g> {
     now: Timestamp,
     base: Arc<str>,
     auth: AuthMode,
-    operation_id: Option<String>,
+    operation_id: Option<Arc<str>>,
 }
 
 impl Ctx<'_, '_> {
@@ -728,16 +731,23 @@ impl Ctx<'_, '_> {
                 Ok(self.accepted(r, &v, accepted.operation_id, double))
             }
             (Route::OperationResult(r, id), "GET") => {
-                self.operation_id = Some(id.to_string());
-                match e.poll(r, id)? {
+                let (known, answer) = match e.poll(r, id) {
+                    Ok(polled) => polled,
+                    Err(err) => {
+                        self.operation_id = Some(Arc::from(&**id));
+                        return Err(err);
+                    }
+                };
+                self.operation_id = Some(known);
+                match answer {
                     PollAnswer::Running => Ok(self.running(r, &v, id)),
                     PollAnswer::Succeeded(body) => ok(body),
                     PollAnswer::Failed(f) => Err(ArmError::apim(f.status, f.code, f.message)),
                 }
             }
             (Route::OperationStatus(r, id), "GET") => {
-                self.operation_id = Some(id.to_string());
-                let running = e.poll(r, id)? == PollAnswer::Running;
+                self.operation_id = Some(Arc::from(&**id));
+                let running = e.poll(r, id)?.1 == PollAnswer::Running;
                 let body = e
                     .operation(id)
                     .map(|op| fault::operation_status_body(op, &r.resource_id()))
@@ -893,7 +903,7 @@ impl Ctx<'_, '_> {
         &mut self,
         r: &ServiceRef,
         v: &str,
-        id: String,
+        id: Arc<str>,
         double_slash: bool,
     ) -> HttpResponse {
         let mut resp = HttpResponse::new(202);

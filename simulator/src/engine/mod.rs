@@ -37,7 +37,8 @@ pub enum PollAnswer {
 /// A started operation: its id, for the Location header.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted {
-    pub operation_id: String,
+    /// The engine's own copy of the id, shared.
+    pub operation_id: Arc<str>,
 }
 
 /// The result of a PUT/PATCH on a service: either done at once, or an operation.
@@ -50,7 +51,7 @@ pub enum ServiceWrite {
     Started {
         status: u16,
         body: Option<Value>,
-        operation_id: String,
+        operation_id: Arc<str>,
     },
 }
 
@@ -1080,7 +1081,7 @@ impl Engine {
         api_version: &str,
         now: Timestamp,
         fill: impl FnOnce(&mut Operation),
-    ) -> String {
+    ) -> Arc<str> {
         let svc = &self.world.services[service_index];
         // A loaded world (PUT /_armsim/state) may hold ids this generator will hand out again: skip them.
         let id = loop {
@@ -1155,13 +1156,13 @@ impl Engine {
             self.deadlines.push(end, key.clone());
         }
         let svc = &mut self.world.services[service_index];
-        svc.running_operation = Some(id.clone());
+        svc.running_operation = Some(id);
         if kind != OperationKind::Create {
             set_text(&mut svc.provisioning_state, "Updating");
         }
         set_text(&mut svc.target_provisioning_state, "Succeeded");
-        self.operations.insert(key, Box::new(op));
-        id
+        self.operations.insert(key.clone(), Box::new(op));
+        key
     }
 
     /// Ends an operation at `at`, applying its effects once.
@@ -1289,15 +1290,18 @@ impl Engine {
         }
     }
 
-    /// GET …/operationresults/{id}.
-    pub fn poll(&self, r: &ServiceRef, id: &str) -> Result<PollAnswer, ArmError> {
+    /// GET …/operationresults/{id}: what a poll of operation `id` of service `r` answers, with the
+    /// engine's shared copy of the id.
+    pub fn poll(&self, r: &ServiceRef, id: &str) -> Result<(Arc<str>, PollAnswer), ArmError> {
         self.check_group(&r.subscription, &r.resource_group)?;
-        let op = self
+        let (key, op) = self
             .operations
-            .get(id)
-            .filter(|op| same(&op.service, &r.name) && same(&op.resource_group, &r.resource_group))
+            .get_key_value(id)
+            .filter(|(_, op)| {
+                same(&op.service, &r.name) && same(&op.resource_group, &r.resource_group)
+            })
             .ok_or_else(|| ArmError::operation_not_found(id))?;
-        Ok(match &op.status {
+        let answer = match &op.status {
             OperationStatus::Running => PollAnswer::Running,
             OperationStatus::Succeeded => PollAnswer::Succeeded(
                 op.result
@@ -1306,7 +1310,8 @@ impl Engine {
                     .unwrap_or(Value::Null),
             ),
             OperationStatus::Failed { error } => PollAnswer::Failed(error.clone()),
-        })
+        };
+        Ok((key.clone(), answer))
     }
 
     /// The blobs of a container (by account name), for the admin API.
