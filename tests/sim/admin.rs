@@ -168,4 +168,12 @@ fn the_journal_records_every_exchange_with_virtual_time_route_and_operation() {
     assert_eq!(j[2].at.since(j[1].at).as_millis(), 60_000);
     let since = admin(&sim, "GET", "/_armsim/journal?since=2", None);
     assert_eq!(body(&since).as_array().map(Vec::len), Some(1));
+    // A poll of an operation that does not exist is journaled with the id it asked for.
+    let unknown = svc("contoso-apim") + "/operationresults/bm8tc3VjaC1vcA==?api-version=2024-05-01";
+    assert_eq!(sim.handle(req("GET", &unknown)).status, 404);
+    let last = sim.journal().pop().expect("an entry");
+    assert_eq!(
+        (last.route.as_str(), last.operation_id.as_deref()),
+        ("operation.poll", Some("bm8tc3VjaC1vcA=="))
+    );
 }
