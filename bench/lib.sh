@@ -102,3 +102,21 @@ poll_target() { # ENDPOINT [TOKEN] -> the Location of a backup of contoso-apim-p
     curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body" \
         "$1$svc_path/contoso-apim-premium/backup?api-version=2024-05-01" | awk 'tolower($1) == "location:" {print $2}' | tr -d '\r'
 }
+
+bulk_paths() { # ENDPOINT KEY OUT: starts a backup of each of bulk.json's 10,000 services, writes their poll paths to OUT
+    python3 - "$1" "$2" "$3" <<'PY'
+import http.client, json, sys, urllib.parse
+ep, key, out = sys.argv[1], sys.argv[2], sys.argv[3]
+u = urllib.parse.urlparse(ep)
+c = http.client.HTTPConnection(u.hostname, u.port)
+sub = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service"
+paths = []
+for i in range(10000):
+    body = json.dumps({"storageAccount": "contosobackups", "containerName": "apim-backups", "backupName": f"b{i}", "accessType": "AccessKey", "accessKey": key})
+    c.request("POST", f"{sub}/bulk-{i:04d}/backup?api-version=2024-05-01", body=body, headers={"authorization": "Bearer b", "content-type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 202, r.status
+    paths.append(urllib.parse.urlparse(r.getheader("location")).path + "?api-version=2024-05-01")
+open(out, "w").write("\n".join(paths) + "\n")
+PY
+}

@@ -138,21 +138,7 @@ stop "$pid"
 log "10,000 operations in flight, polled at 256 connections"
 start inflight "$armsim" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/bulk.json"
 key="$(key_of "$ep")"
-python3 - "$ep" "$key" "$work/paths.txt" <<'PY'
-import http.client, json, sys, urllib.parse
-ep, key, out = sys.argv[1], sys.argv[2], sys.argv[3]
-u = urllib.parse.urlparse(ep)
-c = http.client.HTTPConnection(u.hostname, u.port)
-sub = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contoso-dr/providers/Microsoft.ApiManagement/service"
-paths = []
-for i in range(10000):
-    body = json.dumps({"storageAccount": "contosobackups", "containerName": "apim-backups", "backupName": f"b{i}", "accessType": "AccessKey", "accessKey": key})
-    c.request("POST", f"{sub}/bulk-{i:04d}/backup?api-version=2024-05-01", body=body, headers={"authorization": "Bearer b", "content-type": "application/json"})
-    r = c.getresponse(); r.read()
-    assert r.status == 202, r.status
-    paths.append(urllib.parse.urlparse(r.getheader("location")).path + "?api-version=2024-05-01")
-open(out, "w").write("\n".join(paths) + "\n")
-PY
+bulk_paths "$ep" "$key" "$work/paths.txt"
 R[inflight_rss]="$(rss_kb "$pid")"
 read -r R[inflight_rps] R[inflight_p50] R[inflight_p99] R[inflight_non2xx] _ R[inflight_cpu] < <(ARMSIM_PATHS="$work/paths.txt" wrkrun inflight -c256 -d"${secs}s" -s "$bench/lua/paths.lua" "$ep")
 stop "$pid"
