@@ -97,6 +97,8 @@ pub struct Journal {
     entries: VecDeque<Raw>,
     capacity: usize,
     next_seq: u64,
+    /// The size of the last entry's buffer, packed: what the next is expected to need.
+    last_len: usize,
 }
 
 /// An exchange as recorded, in as few allocations as possible, parsed and redacted only when the journal
@@ -133,13 +135,24 @@ const REUSED_BUFFER_MAX: usize = 16 * 1024;
 #[derive(Debug, Default)]
 struct Packed(Vec<u8>);
 
+/// Spare room an entry's buffer keeps: enough that a reused buffer takes an exchange like the one it
+/// held without growing, little enough that a ring of 10,000 entries keeps under a megabyte of it.
+const SLACK: usize = 64;
+
 impl Packed {
-    /// Empties the buffer for a new entry of `len` bytes once packed (its items' lengths plus 4 each),
-    /// keeping the allocation. An exact reservation: growing by doubling would leave a ring of 10,000
-    /// entries with megabytes of slack.
-    fn clear_for(&mut self, len: usize) {
+    /// Empties the buffer for a new entry, keeping the allocation, with room for `expected` bytes (the
+    /// last entry's size: exchanges come in few shapes). Sizing each entry exactly first cost a pass
+    /// over both header maps.
+    fn clear_for(&mut self, expected: usize) {
         self.0.clear();
-        self.0.reserve_exact(len);
+        self.0.reserve_exact(expected + SLACK);
+    }
+
+    /// Gives back what packing left spare beyond [`SLACK`] (growing doubles the buffer).
+    fn trim(&mut self) {
+        if self.0.capacity() > self.0.len() + 2 * SLACK {
+            self.0.shrink_to(self.0.len() + SLACK);
+        }
     }
 
     /// Appends one item: its length, then its bytes.
@@ -235,6 +248,7 @@ impl Journal {
             entries: VecDeque::new(),
             capacity: capacity.max(1),
             next_seq: 1,
+            last_len: 0,
         }
     }
 
@@ -255,19 +269,7 @@ impl Journal {
         } else {
             Packed::default()
         };
-        let header_bytes = |h: &HeaderMap| {
-            h.iter()
-                .map(|(n, v)| 8 + n.as_str().len() + v.len())
-                .sum::<usize>()
-        };
-        let len = 16
-            + req.method.len()
-            + req.path.len()
-            + req.query.len()
-            + header_bytes(&req.headers)
-            + header_bytes(&resp.headers)
-            + packed_body.len();
-        packed.clear_for(len);
+        packed.clear_for(self.last_len);
         for item in [
             req.method.as_bytes(),
             req.path.as_bytes(),
@@ -278,6 +280,8 @@ impl Journal {
         packed.push_headers(&req.headers);
         packed.push_headers(&resp.headers);
         packed.push(packed_body);
+        packed.trim();
+        self.last_len = packed.0.len();
         let entry = Raw {
             seq: self.next_seq,
             wall_ms: x.wall_ms,
@@ -490,27 +494,34 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_buffer_is_sized_exactly() {
+    fn an_entry_buffer_keeps_little_spare_room_whatever_came_before_it() {
         let mut j = Journal::new(4);
-        let req = HttpRequest::new("POST", "/subscriptions/x/backup?api-version=1")
-            .header("authorization", "Bearer t")
-            .json(&json!({"backupName": "b"}));
         let resp = HttpResponse::json(202, &json!({})).with_header("location", "https://x/y");
-        j.record(Exchange {
-            wall_ms: 0,
-            at: Timestamp::from_millis(0),
-            request: &req,
-            response: &resp,
-            route: "other",
-            operation_id: None,
-            fault: None,
-        });
-        let text = &j.entries.back().expect("an entry").text.0;
-        assert_eq!(
-            text.len(),
-            text.capacity(),
-            "the reserved length is the packed length"
-        );
+        let big = "x".repeat(5000);
+        // Small, one large (its buffer is handed on when the ring wraps), then small again.
+        for name in ["b", &big, "b", "b", "b", "b", "b"] {
+            let req = HttpRequest::new("POST", "/subscriptions/x/backup?api-version=1")
+                .header("authorization", "Bearer t")
+                .json(&json!({ "backupName": name }));
+            j.record(Exchange {
+                wall_ms: 0,
+                at: Timestamp::from_millis(0),
+                request: &req,
+                response: &resp,
+                route: "other",
+                operation_id: None,
+                fault: None,
+            });
+            for e in &j.entries {
+                let text = &e.text.0;
+                assert!(
+                    text.capacity() <= text.len() + 2 * SLACK,
+                    "{} bytes kept for {}",
+                    text.capacity(),
+                    text.len()
+                );
+            }
+        }
     }
 
     #[test]
