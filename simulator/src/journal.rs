@@ -493,6 +493,19 @@ mod tests {
         );
     }
 
+    /// Records an exchange at time 0 with no operation or fault.
+    fn record(j: &mut Journal, req: &HttpRequest, resp: &HttpResponse) {
+        j.record(Exchange {
+            wall_ms: 0,
+            at: Timestamp::from_millis(0),
+            request: req,
+            response: resp,
+            route: "other",
+            operation_id: None,
+            fault: None,
+        });
+    }
+
     #[test]
     fn an_entry_buffer_keeps_little_spare_room_whatever_came_before_it() {
         let mut j = Journal::new(4);
@@ -503,15 +516,7 @@ mod tests {
             let req = HttpRequest::new("POST", "/subscriptions/x/backup?api-version=1")
                 .header("authorization", "Bearer t")
                 .json(&json!({ "backupName": name }));
-            j.record(Exchange {
-                wall_ms: 0,
-                at: Timestamp::from_millis(0),
-                request: &req,
-                response: &resp,
-                route: "other",
-                operation_id: None,
-                fault: None,
-            });
+            record(&mut j, &req, &resp);
             for e in &j.entries {
                 let text = &e.text.0;
                 assert!(
@@ -531,15 +536,7 @@ mod tests {
         let paths = ["/a-long-first-path?with=a&query=1", "/b", "/c?x", "/d"];
         for path in paths {
             let req = HttpRequest::new("GET", path).header("x-path", path);
-            j.record(Exchange {
-                wall_ms: 0,
-                at: Timestamp::from_millis(0),
-                request: &req,
-                response: &resp,
-                route: "other",
-                operation_id: None,
-                fault: None,
-            });
+            record(&mut j, &req, &resp);
         }
         let kept: Vec<(u64, String, String)> = j
             .entries()
