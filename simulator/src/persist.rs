@@ -7,7 +7,7 @@
 //! `fsync` the directory. After a `kill -9` at any instant the directory holds either the old file or the
 //! new one, never a torn one. See `docs/persistence.md` for the measured cost and the clock's rule.
 //!
-//! The [`Simulator`](crate::Simulator) calls [`Persist::save`] under its lock after every request, so a
+//! The [`crate::Simulator`] calls [`Persist::save`] under its lock after every request, so a
 //! response leaves only once what it reports is on disk; [`DirStore`] skips writes that would not change
 //! the file.
 

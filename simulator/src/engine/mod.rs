@@ -1731,7 +1731,7 @@ mod tests {
             );
             let changes: [(&str, fn(&mut Service)); 7] = [
                 ("name", |s| s.name.push('x')),
-                ("sku", |s| s.sku = "Premium".into()),
+                ("sku", |s| s.sku.push('x')),
                 ("capacity", |s| {
                     s.capacity = Some(s.capacity.unwrap_or(1) + 1)
                 }),
@@ -1749,9 +1749,6 @@ mod tests {
             for (what, change) in changes {
                 let mut changed = svc.clone();
                 change(&mut changed);
-                if changed.sku == svc.sku && what == "sku" {
-                    changed.sku = "Basic".into();
-                }
                 assert!(!config.describes(&changed), "{}: {what}", svc.name);
             }
         }

@@ -309,6 +309,7 @@ fn known_header(name: &str) -> Option<HeaderName> {
 
 /// The decoded value of the first parameter of `query` named `name` (case-insensitive), decoding only
 /// what it must (a value with nothing to decode is borrowed): every ARM request looks up `api-version`.
+///
 /// Its `&` and `=` are found with the `memchr` crate: `str::split` and `split_once` set up a search
 /// for each, which costs more than a query's few bytes.
 pub fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, str>> {
