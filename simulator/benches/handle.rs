@@ -161,24 +161,20 @@ fn main() {
         &format!("{SERVICE}/contoso-apim/backup?api-version=2024-05-01"),
         &body,
     );
-    let only = std::env::var("HANDLE_ONLY").unwrap_or_default();
-    match only.as_str() {
-        "" => {}
-        "poll" | "post" => {
-            let (what, template) = if only == "poll" {
-                ("poll GET   ", &poll)
-            } else {
-                ("backup POST", &post)
-            };
-            let (ns, allocs) = measure(&sim, template, 202, n);
-            println!("handle, best of 5 runs of {n} requests (request clone included):");
-            println!("  {what}  {ns:7.0} ns  {allocs:5.1} allocations per request");
-            return;
-        }
+    let only = match std::env::var("HANDLE_ONLY").unwrap_or_default().as_str() {
+        "" => None,
+        "poll" => Some(("poll GET   ", &poll)),
+        "post" => Some(("backup POST", &post)),
         other => {
             eprintln!("HANDLE_ONLY={other}: expected poll or post");
             std::process::exit(2);
         }
+    };
+    if let Some((what, template)) = only {
+        let (ns, allocs) = measure(&sim, template, 202, n);
+        println!("handle, best of 5 runs of {n} requests (request clone included):");
+        println!("  {what}  {ns:7.0} ns  {allocs:5.1} allocations per request");
+        return;
     }
     let (poll_ns, poll_allocs) = measure(&sim, &poll, 202, n);
     let (post_ns, post_allocs) = measure(&sim, &post, 202, n);

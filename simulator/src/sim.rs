@@ -731,23 +731,18 @@ impl Ctx<'_, '_> {
                 Ok(self.accepted(r, &v, accepted.operation_id, double))
             }
             (Route::OperationResult(r, id), "GET") => {
-                let (known, answer) = match e.poll(r, id) {
-                    Ok(polled) => polled,
-                    Err(err) => {
-                        self.operation_id = Some(Arc::from(&**id));
-                        return Err(err);
-                    }
-                };
-                self.operation_id = Some(known);
-                match answer {
+                let polled = e.poll(r, id);
+                self.operation_id = Some(journaled_id(&polled, id));
+                match polled?.1 {
                     PollAnswer::Running => Ok(self.running(r, &v, id)),
                     PollAnswer::Succeeded(body) => ok(body),
                     PollAnswer::Failed(f) => Err(ArmError::apim(f.status, f.code, f.message)),
                 }
             }
             (Route::OperationStatus(r, id), "GET") => {
-                self.operation_id = Some(Arc::from(&**id));
-                let running = e.poll(r, id)?.1 == PollAnswer::Running;
+                let polled = e.poll(r, id);
+                self.operation_id = Some(journaled_id(&polled, id));
+                let running = polled?.1 == PollAnswer::Running;
                 let body = e
                     .operation(id)
                     .map(|op| fault::operation_status_body(op, &r.resource_id()))
@@ -939,6 +934,15 @@ impl Ctx<'_, '_> {
                 resp
             }
         }
+    }
+}
+
+/// The operation id a poll's journal entry carries: the engine's shared copy, or the id the poll asked
+/// for when there is no such operation.
+fn journaled_id(polled: &Result<(Arc<str>, PollAnswer), ArmError>, asked: &str) -> Arc<str> {
+    match polled {
+        Ok((known, _)) => known.clone(),
+        Err(_) => Arc::from(asked),
     }
 }
 

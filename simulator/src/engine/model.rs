@@ -452,18 +452,9 @@ pub struct BackupConfig {
     pub apis: Vec<Api>,
 }
 
-impl BackupObject {
-    /// What a backup of `svc` taken at `at` holds: its configuration, SKU, capacity and region — never
-    /// its usage data.
-    pub fn of(svc: &Service, at: Option<Timestamp>) -> Self {
-        Self {
-            snapshot_at: at,
-            config: Arc::new(BackupConfig::of(svc)),
-        }
-    }
-}
-
 impl BackupConfig {
+    /// What a backup of `svc` takes: its configuration, SKU, capacity and region — never its usage
+    /// data.
     pub fn of(svc: &Service) -> Self {
         Self {
             format: backup_format(),
