@@ -10,13 +10,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::Timestamp;
-use crate::http::{HeaderMap, HttpRequest, HttpResponse};
+use crate::http::{header, HeaderMap, HeaderName, HttpRequest, HttpResponse};
 
 /// The text that stands where a secret was.
 pub const REDACTED: &str = "<redacted>";
 
 /// Header names whose values are secrets.
 const SECRET_HEADERS: [&str; 3] = ["authorization", "x-ms-storage-key", "cookie"];
+
+/// Whether a header's value is a secret (one of [`SECRET_HEADERS`]), by its parsed name: the two
+/// standard names compare as constants, without reading their text.
+fn is_secret_header(name: &HeaderName) -> bool {
+    const STORAGE_KEY: HeaderName = HeaderName::from_static("x-ms-storage-key");
+    name == header::AUTHORIZATION || name == header::COOKIE || name == STORAGE_KEY
+}
 
 /// JSON keys (at any depth, case-insensitive) whose values are secrets.
 const SECRET_KEYS: [&str; 8] = [
@@ -101,12 +108,13 @@ pub struct Journal {
     last_len: usize,
 }
 
-/// An exchange as recorded, in as few allocations as possible, parsed and redacted only when the journal
-/// is read: recording is on every request's path and reading is rare. The method, path, query, headers
-/// and request body are copied into one buffer (a request body is small, and keeping it as a slice of
-/// hyper's read buffer would pin that whole buffer); the response body is our own and shared by
-/// reference count. Once the ring is full, the oldest entry's buffer is refilled for the newest. What
-/// leaves the journal is redacted.
+/// An exchange as recorded, in as few allocations as possible, parsed only when the journal is read:
+/// recording is on every request's path and reading is rare. The method, path, query, headers and
+/// request body are copied into one buffer (a request body is small, and keeping it as a slice of hyper's
+/// read buffer would pin that whole buffer); the response body is our own and shared by reference count.
+/// Once the ring is full, the oldest entry's buffer is refilled for the newest. Secret header values are
+/// redacted as they are packed (a byte scan); bodies, whose secrets need a JSON parse, when they are read.
+/// What leaves the journal is redacted.
 #[derive(Debug)]
 struct Raw {
     seq: u64,
@@ -158,17 +166,34 @@ impl Packed {
 
     /// Appends one item: its length, then its bytes.
     fn push(&mut self, s: &[u8]) {
-        // Longer than 4 GiB cannot reach here: requests are size-limited, large bodies are not kept.
-        let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
-        self.0.extend_from_slice(&n.to_le_bytes());
-        self.0.extend_from_slice(&s[..n as usize]);
+        self.push_parts(&[s]);
     }
 
-    /// Appends every name and value of `headers`, in order.
+    /// Appends one item made of `parts` one after another.
+    fn push_parts(&mut self, parts: &[&[u8]]) {
+        // Longer than 4 GiB cannot reach here: requests are size-limited, large bodies are not kept.
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        self.0
+            .extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+        parts.iter().for_each(|p| self.0.extend_from_slice(p));
+    }
+
+    /// Appends every name and value of `headers`, in order, a secret's value already redacted: a
+    /// bearer token is the largest part of an entry (about 1 KB from Azure AD) and is never read back,
+    /// so the journal neither holds it nor spends its memory on it.
     fn push_headers(&mut self, headers: &HeaderMap) {
         for (n, v) in headers {
             self.push(n.as_str().as_bytes());
-            self.push(v.as_bytes());
+            if is_secret_header(n) {
+                // What `redact_headers` shows: the scheme, so a reader still sees how the client
+                // authenticated.
+                match memchr::memchr(b' ', v.as_bytes()) {
+                    Some(space) => self.push_parts(&[&v.as_bytes()[..=space], REDACTED.as_bytes()]),
+                    None => self.push(REDACTED.as_bytes()),
+                }
+            } else {
+                self.push(v.as_bytes());
+            }
         }
     }
 
@@ -527,6 +552,56 @@ mod tests {
                     text.len()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn secret_header_values_are_redacted_before_they_are_kept() {
+        for name in SECRET_HEADERS {
+            assert!(is_secret_header(&HeaderName::from_static(name)), "{name}");
+        }
+        let mut j = Journal::new(4);
+        let req = HttpRequest::new("GET", "/")
+            .header("Authorization", "Bearer SECRET-TOKEN.abc.def")
+            .header("cookie", "session=SECRET-COOKIE")
+            .header("x-ms-storage-key", "SECRET-KEY")
+            .header("x-ms-client-request-id", "kept-as-sent");
+        let resp = HttpResponse::new(401).with_header("www-authenticate", "Bearer realm=x");
+        record(&mut j, &req, &resp);
+        let kept = &j.entries[0].text.0;
+        for secret in ["SECRET-TOKEN", "SECRET-COOKIE", "SECRET-KEY"] {
+            assert!(
+                !kept.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} is held in the journal's buffer"
+            );
+        }
+        let e = &j.entries()[0];
+        let shown = |name: &str| e.request_header(name).map(str::to_string);
+        assert_eq!(shown("authorization"), Some(format!("Bearer {REDACTED}")));
+        assert_eq!(shown("cookie"), Some(REDACTED.to_string()));
+        assert_eq!(shown("x-ms-storage-key"), Some(REDACTED.to_string()));
+        assert_eq!(
+            shown("x-ms-client-request-id").as_deref(),
+            Some("kept-as-sent")
+        );
+        assert_eq!(
+            e.response_header("www-authenticate"),
+            Some("Bearer realm=x")
+        );
+    }
+
+    proptest::proptest! {
+        /// What the buffer keeps of a secret header reads back as reading redacts a value kept whole.
+        #[test]
+        fn redacting_when_recording_shows_what_redacting_when_reading_would(
+            value in "[ -~]{0,24}",
+            name in proptest::sample::select(vec!["authorization", "Cookie", "X-MS-Storage-Key"]),
+        ) {
+            let mut j = Journal::new(1);
+            let req = HttpRequest::new("GET", "/").header(name, &value);
+            record(&mut j, &req, &HttpResponse::new(200));
+            let read_back = j.entries().remove(0).request_headers;
+            proptest::prop_assert_eq!(read_back, redact_headers(&[(name.to_string(), value)]));
         }
     }
 
