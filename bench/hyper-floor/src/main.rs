@@ -1,11 +1,15 @@
-//! `hyper-floor ADDR [--arm-headers]`: reads each request to its end and answers `202 Accepted` with an
-//! empty body. What a hyper server costs with nothing behind it: the practical limit.
+//! `hyper-floor ADDR [--arm-headers] [--busy-ns N]`: reads each request to its end and answers
+//! `202 Accepted` with an empty body. What a hyper server costs with nothing behind it: the practical limit.
 //!
 //! By default the answer carries the two headers a poller needs (`Location`, `Retry-After`): the floor the
 //! issue's targets are measured against. With `--arm-headers` it carries the same twelve headers, of the
 //! same sizes, as armsim's poll answer, as compile-time constants (no parsing, no allocation per header):
 //! what the wire and hyper's header handling cost for the headers ARM makes armsim send, which separates
 //! that from what armsim's own work costs.
+//!
+//! `--busy-ns N` spins N nanoseconds (reading the clock, touching no memory) before each answer: the
+//! floor given armsim's user time but not its memory and code, which `bench/split.sh` uses to tell the
+//! kernel time armsim's footprint costs from the time its own instructions take.
 
 use std::convert::Infallible;
 
@@ -69,7 +73,18 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:0".into());
-    let arm_headers = std::env::args().any(|a| a == "--arm-headers");
+    let args: Vec<String> = std::env::args().collect();
+    let arm_headers = args.iter().any(|a| a == "--arm-headers");
+    let busy = match args.iter().position(|a| a == "--busy-ns") {
+        None => None,
+        Some(i) => match args.get(i + 1).and_then(|n| n.parse::<u64>().ok()) {
+            Some(ns) => Some(std::time::Duration::from_nanos(ns)),
+            None => {
+                eprintln!("hyper-floor: --busy-ns needs a number of nanoseconds");
+                std::process::exit(2);
+            }
+        },
+    };
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!(
         "{{\"event\":\"ready\",\"endpoint\":\"http://{}\"}}",
@@ -83,6 +98,12 @@ async fn main() -> std::io::Result<()> {
             // (a POST's body, the backup request, is read like armsim reads it).
             let service = service_fn(move |req: hyper::Request<Incoming>| async move {
                 let _ = req.into_body().collect().await;
+                if let Some(busy) = busy {
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < busy {
+                        std::hint::spin_loop();
+                    }
+                }
                 Ok::<_, Infallible>(answer(arm_headers))
             });
             let _ = http1::Builder::new()
