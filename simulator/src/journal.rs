@@ -488,7 +488,7 @@ mod tests {
             response: &resp,
             route: "other",
             operation_id: Some("op".into()),
-            fault: None,
+            fault: Some("slow-poll".into()),
         });
         let e = &j.entries()[0];
         assert_eq!(
@@ -514,9 +514,21 @@ mod tests {
         );
         assert_eq!(e.response_body, Some(json!({"status": "InProgress"})));
         assert_eq!(
-            (e.status, e.wall_ms, e.operation_id.as_deref()),
-            (202, 7, Some("op"))
+            (
+                e.status,
+                e.wall_ms,
+                e.operation_id.as_deref(),
+                e.fault.as_deref()
+            ),
+            (202, 7, Some("op"), Some("slow-poll"))
         );
+        record(&mut j, &req, &HttpResponse::new(200));
+        let e = &j.entries()[1];
+        assert_eq!(
+            (e.operation_id.as_deref(), e.fault.as_deref()),
+            (None, None)
+        );
+        assert_eq!(e.response_body, None, "an empty answer keeps no body");
     }
 
     /// Records an exchange at time 0 with no operation or fault.
@@ -603,6 +615,32 @@ mod tests {
             let read_back = j.entries().remove(0).request_headers;
             proptest::prop_assert_eq!(read_back, redact_headers(&[(name.to_string(), value)]));
         }
+    }
+
+    #[test]
+    fn a_wrapped_ring_reads_oldest_first_however_often_it_wrapped() {
+        let mut j = Journal::new(3);
+        for n in 1..=8_u64 {
+            record(
+                &mut j,
+                &HttpRequest::new("GET", &format!("/{n}")),
+                &HttpResponse::new(200),
+            );
+            let kept: Vec<(u64, String)> =
+                j.entries().into_iter().map(|e| (e.seq, e.path)).collect();
+            let first = n.saturating_sub(2).max(1);
+            let expected: Vec<(u64, String)> = (first..=n).map(|i| (i, format!("/{i}"))).collect();
+            assert_eq!(kept, expected, "after {n} entries");
+        }
+        let since: Vec<u64> = j.since(6).into_iter().map(|e| e.seq).collect();
+        assert_eq!(since, [7, 8]);
+        j.clear();
+        record(
+            &mut j,
+            &HttpRequest::new("GET", "/again"),
+            &HttpResponse::new(200),
+        );
+        assert_eq!((j.len(), j.entries()[0].seq), (1, 1));
     }
 
     #[test]
