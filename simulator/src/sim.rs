@@ -845,13 +845,7 @@ impl Ctx<'_, '_> {
     fn check_content_type(&self) -> Result<(), ArmError> {
         match self.known.content_type.and_then(text) {
             Some(ct) if !self.req.body.is_empty() => {
-                let media = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                if media == "application/json" || media.ends_with("+json") || media == "text/json" {
+                if crate::http::is_json_media_type(ct) {
                     Ok(())
                 } else {
                     Err(ArmError::unsupported_media_type(ct))

@@ -131,6 +131,17 @@ impl<'a> KnownHeaders<'a> {
     }
 }
 
+/// Whether a `Content-Type` names JSON: `application/json`, `text/json` or any `…+json`, in any case,
+/// parameters (`; charset=utf-8`) aside. Compared in place: lower-casing a copy allocated on every
+/// POST.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let end = memchr::memchr(b';', content_type.as_bytes()).unwrap_or(content_type.len());
+    let media = content_type.get(..end).unwrap_or("").trim().as_bytes();
+    media.eq_ignore_ascii_case(b"application/json")
+        || media.eq_ignore_ascii_case(b"text/json")
+        || media.len() >= 5 && media[media.len() - 5..].eq_ignore_ascii_case(b"+json")
+}
+
 /// A header value as text, when it is UTF-8 (HTTP allows other bytes; no ARM header uses them).
 pub fn text(value: &HeaderValue) -> Option<&str> {
     std::str::from_utf8(value.as_bytes()).ok()
@@ -489,6 +500,38 @@ mod tests {
                 percent_decoded(k).eq_ignore_ascii_case(&name).then(|| percent_decoded(v))
             });
             proptest::prop_assert_eq!(query_param(&query, &name), split);
+        }
+    }
+
+    #[test]
+    fn json_media_types_in_any_case_and_with_parameters() {
+        for yes in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " text/json ",
+            "application/merge-patch+JSON",
+            "+json",
+        ] {
+            assert!(is_json_media_type(yes), "{yes:?}");
+        }
+        for no in [
+            "application/xml",
+            "json",
+            "application/jsonx",
+            "",
+            ";application/json",
+        ] {
+            assert!(!is_json_media_type(no), "{no:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The in-place comparison agrees with lower-casing the media type and comparing that.
+        #[test]
+        fn json_media_type_is_the_lower_cased_comparison(ct in "[ \u{a0}]{0,2}(application/|text/|Text/|x/y\\+|é/|)(json|JSON|Json|xml|jsonx|)[ \u{a0}]{0,2}(;[ a-z=+-]{0,6})?") {
+            let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let lowered = media == "application/json" || media.ends_with("+json") || media == "text/json";
+            proptest::prop_assert_eq!(is_json_media_type(&ct), lowered);
         }
     }
 
