@@ -9,7 +9,8 @@
 //!
 //! `HANDLE_REQUESTS` (default 200,000) sets the requests per measurement; each figure is the best of 5.
 //! `HANDLE_ONLY=poll` or `HANDLE_ONLY=post` measures that kind alone, so that a profile (callgrind's
-//! `--toggle-collect` on `handle`) counts one kind of request.
+//! `--toggle-collect` on `handle`) counts one kind of request. `HANDLE_JOURNAL` (default 10,000, serve's)
+//! sets the journal's capacity.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,6 +109,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
+    let journal_capacity: usize = std::env::var("HANDLE_JOURNAL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let world = match parse_world(WORLD, "bench world") {
         Ok(w) => w,
         Err(e) => {
@@ -119,7 +124,7 @@ fn main() {
         world,
         clock: ClockMode::Manual,
         auth: AuthMode::Permissive,
-        journal_capacity: 10_000,
+        journal_capacity,
         base_url: "http://127.0.0.1:8443".into(),
         ..SimConfig::default()
     };
