@@ -33,8 +33,7 @@ BENCH_NAME=compare
 # Logging, cleanup, wrk, the worlds; then the helpers.
 # shellcheck source=bench/lib.sh
 source "$bench/lib.sh"
-(cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
-floor="$root/target/hyper-floor/release/hyper-floor"
+floor_binary
 
 results="$work/results.txt"
 # measure ROUND LABEL MODE BIN : one measurement appended to $results as "round label mode rps cpu p99".

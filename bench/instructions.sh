@@ -29,14 +29,7 @@ START_WAIT_S=60 # a server under valgrind starts in seconds, not milliseconds
 # shellcheck source=bench/lib.sh
 source "$bench/lib.sh"
 command -v valgrind >/dev/null || { log "valgrind is needed (apt-get install valgrind)"; exit 2; }
-if [ -n "${ARMSIM_BIN:-}" ]; then
-    armsim="$(cd "$(dirname "$ARMSIM_BIN")" && pwd)/$(basename "$ARMSIM_BIN")"
-else
-    (cd "$root" && cargo build --release --locked --bin armsim -q)
-    armsim="$root/target/release/armsim"
-fi
-(cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
-floor="$root/target/hyper-floor/release/hyper-floor"
+binaries
 
 # count LABEL WARMUP URL [WRK ARGS...] : instructions per request of the server $pid for wrk against URL.
 count() {

@@ -19,6 +19,27 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v python3 >/dev/null || { log "python3 is needed (world generation, timing)"; exit 2; }
 
+# binaries : sets $armsim (ARMSIM_BIN made absolute, or the repo's release build, built here) and $floor
+# (bench/hyper-floor, built here). Expects $root and $bench.
+binaries() {
+    if [ -n "${ARMSIM_BIN:-}" ]; then
+        armsim="$(cd "$(dirname "$ARMSIM_BIN")" && pwd)/$(basename "$ARMSIM_BIN")"
+        [ -x "$armsim" ] || { log "ARMSIM_BIN=$ARMSIM_BIN is not an executable"; exit 2; }
+        log "measuring $armsim; building hyper-floor (release)"
+    else
+        log "building armsim and hyper-floor (release)"
+        (cd "$root" && cargo build --release --locked --bin armsim -q)
+        armsim="$root/target/release/armsim"
+    fi
+    floor_binary
+}
+
+# floor_binary : builds bench/hyper-floor (release) and sets $floor.
+floor_binary() {
+    (cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
+    floor="$root/target/hyper-floor/release/hyper-floor"
+}
+
 # start NAME CMD... : runs CMD on the server core, waits (START_WAIT_S, 5 s) for its JSON ready line, sets
 # $pid and $ep.
 start() {

@@ -33,17 +33,7 @@ pids=()
 # shellcheck source=bench/lib.sh
 source "$bench/lib.sh"
 
-if [ -n "${ARMSIM_BIN:-}" ]; then
-    armsim="$(cd "$(dirname "$ARMSIM_BIN")" && pwd)/$(basename "$ARMSIM_BIN")"
-    [ -x "$armsim" ] || { log "ARMSIM_BIN=$ARMSIM_BIN is not an executable"; exit 2; }
-    log "measuring $armsim; building hyper-floor (release)"
-else
-    log "building armsim and hyper-floor (release)"
-    (cd "$root" && cargo build --release --locked --bin armsim -q)
-    armsim="$root/target/release/armsim"
-fi
-(cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
-floor="$root/target/hyper-floor/release/hyper-floor"
+binaries
 
 declare -A R
 # ---- 1. the hyper floor ---------------------------------------------------------------------------------

@@ -30,15 +30,7 @@ pids=()
 BENCH_NAME=split
 # shellcheck source=bench/lib.sh
 source "$bench/lib.sh"
-if [ -n "${ARMSIM_BIN:-}" ]; then
-    armsim="$(cd "$(dirname "$ARMSIM_BIN")" && pwd)/$(basename "$ARMSIM_BIN")"
-    [ -x "$armsim" ] || { log "ARMSIM_BIN=$ARMSIM_BIN is not an executable"; exit 2; }
-else
-    (cd "$root" && cargo build --release --locked --bin armsim -q)
-    armsim="$root/target/release/armsim"
-fi
-(cd "$bench/hyper-floor" && cargo build --release -q --target-dir "$root/target/hyper-floor")
-floor="$root/target/hyper-floor/release/hyper-floor"
+binaries
 
 post="$svc_path/contoso-apim/backup?api-version=2024-05-01"
 results="$work/results.txt"
