@@ -117,9 +117,9 @@ pub struct Journal {
 /// recording is on every request's path and reading is rare. The method, path, query, headers and
 /// request body are copied into one buffer (a request body is small, and keeping it as a slice of hyper's
 /// read buffer would pin that whole buffer); the response body is our own and shared by reference count.
-/// Once the ring is full, the oldest entry's buffer is refilled for the newest. Secret header values are
-/// redacted as they are packed (a byte scan); bodies, whose secrets need a JSON parse, when they are read.
-/// What leaves the journal is redacted.
+/// Once the ring is full, the oldest entry's buffer is refilled for the newest. A request's secret header
+/// values are redacted as they are packed (a byte scan); the rest (bodies, whose secrets need a JSON
+/// parse, and an answer's headers) when they are read. What leaves the journal is redacted.
 #[derive(Debug)]
 struct Raw {
     seq: u64,
@@ -178,8 +178,7 @@ impl Packed {
     }
 
     /// Appends a secret's redacted form as one item: its scheme (`scheme` ends with its space), then
-    /// [`REDACTED`]. (Not through a general list of parts: `push` is on every item's path, and a loop
-    /// over parts there cost a poll about 250 instructions.)
+    /// [`REDACTED`]. A method of its own, so that `push`, on every item's path, stays one plain copy.
     fn push_redacted(&mut self, scheme: &[u8]) {
         let n = u32::try_from(scheme.len() + REDACTED.len()).unwrap_or(u32::MAX);
         self.0.extend_from_slice(&n.to_le_bytes());
