@@ -35,8 +35,8 @@ binaries
 post="$svc_path/contoso-apim/backup?api-version=2024-05-01"
 results="$work/results.txt"
 
-# split LABEL WRK-ARGS... : wrk against the server $pid; prints "rps user_us sys_us" per request.
-split() {
+# cpu_split LABEL WRK-ARGS... : wrk against the server $pid; prints "rps user_us sys_us" per request.
+cpu_split() {
     local u0 s0 u1 s1
     read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$pid/stat")
     taskset -c "$lcpu" wrk -t1 -c"$conns" -d"${secs}s" "${@:2}" >"$work/wrk-$1.txt" 2>&1 || true
@@ -64,17 +64,17 @@ measure() {
         url="$ep$post"
         floor_path="$post"
     fi
-    read -r rps user sys < <(split "$name" "${opts[@]}" "$url")
+    read -r rps user sys < <(cpu_split "$name" "${opts[@]}" "$url")
     stop "$pid"
     echo "$round $mode armsim $rps $user $sys" >>"$results"
     local armsim_user="$user"
     start "$name-floor" "$floor" 127.0.0.1:0 --arm-headers
-    read -r rps user sys < <(split "$name-floor" "${opts[@]}" "$ep$floor_path")
+    read -r rps user sys < <(cpu_split "$name-floor" "${opts[@]}" "$ep$floor_path")
     stop "$pid"
     echo "$round $mode floor-arm $rps $user $sys" >>"$results"
     busy_ns="$(awk -v a="$armsim_user" -v f="$user" 'BEGIN { d = (a - f) * 1000; printf "%d", (d > 0 ? d : 0) }')"
     start "$name-busy" "$floor" 127.0.0.1:0 --arm-headers --busy-ns "$busy_ns"
-    read -r rps user sys < <(split "$name-busy" "${opts[@]}" "$ep$floor_path")
+    read -r rps user sys < <(cpu_split "$name-busy" "${opts[@]}" "$ep$floor_path")
     stop "$pid"
     echo "$round $mode floor-busy $rps $user $sys" >>"$results"
 }
@@ -84,7 +84,7 @@ for round in $(seq 1 "$rounds"); do
     measure "$round" poll
     measure "$round" post
     start "r$round-floor" "$floor" 127.0.0.1:0
-    read -r rps user sys < <(split "r$round-floor" "$ep/x")
+    read -r rps user sys < <(cpu_split "r$round-floor" "$ep/x")
     stop "$pid"
     echo "$round floor floor $rps $user $sys" >>"$results"
 done
