@@ -132,8 +132,8 @@ impl<'a> KnownHeaders<'a> {
 }
 
 /// Whether a `Content-Type` names JSON: `application/json`, `text/json` or any `…+json`, in any case,
-/// parameters (`; charset=utf-8`) aside. Compared in place: lower-casing a copy allocated on every
-/// POST.
+/// parameters (`; charset=utf-8`) aside. Compared in place: lower-casing a copy allocated on every PUT,
+/// PATCH and POST with a body.
 pub fn is_json_media_type(content_type: &str) -> bool {
     let end = memchr::memchr(b';', content_type.as_bytes()).unwrap_or(content_type.len());
     let media = content_type.get(..end).unwrap_or("").trim().as_bytes();
