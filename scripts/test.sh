@@ -16,6 +16,6 @@ scripts/install-clients.sh all
 step "format"
 cargo fmt --all -- --check
 step "lint"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
 cargo test --workspace --locked "$@"

@@ -1689,13 +1689,16 @@ mod tests {
     use super::*;
     use crate::arm::api_version::APIM_VERSIONS;
 
+    /// A named change to a service, for tests that try each.
+    type Change = (&'static str, fn(&mut Service));
+
     #[test]
     fn a_service_has_its_resource_view_at_any_version_and_not_once_the_resource_changes() {
         for svc in &crate::sim::default_world().services {
             let mut view = svc.resource_view();
             view.version += 7;
             assert!(svc.has_resource_view(&view), "{}", svc.name);
-            let changes: [(&str, fn(&mut Service)); 5] = [
+            let changes: [Change; 5] = [
                 ("tags", |s| {
                     s.tags.insert("team".into(), "dr".into());
                 }),
@@ -1729,7 +1732,7 @@ mod tests {
                 "{}: tags are not in a backup",
                 svc.name
             );
-            let changes: [(&str, fn(&mut Service)); 7] = [
+            let changes: [Change; 7] = [
                 ("name", |s| s.name.push('x')),
                 ("sku", |s| s.sku.push('x')),
                 ("capacity", |s| {
