@@ -10,7 +10,8 @@
 //! `HANDLE_REQUESTS` (default 200,000) sets the requests per measurement; each figure is the best of 5.
 //! `HANDLE_ONLY=poll` or `HANDLE_ONLY=post` measures that kind alone, so that a profile (callgrind's
 //! `--toggle-collect` on `handle`) counts one kind of request. `HANDLE_JOURNAL` (default 10,000, serve's)
-//! sets the journal's capacity.
+//! sets the journal's capacity, `HANDLE_FINISHED` (default 100,000, serve's) how many finished operations
+//! are kept.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,13 +114,18 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let world = match parse_world(WORLD, "bench world") {
+    let finished: usize = std::env::var("HANDLE_FINISHED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut world = match parse_world(WORLD, "bench world") {
         Ok(w) => w,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(2);
         }
     };
+    world.behaviour.max_finished_operations = Some(finished);
     let config = SimConfig {
         world,
         clock: ClockMode::Manual,
