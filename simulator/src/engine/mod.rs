@@ -115,6 +115,33 @@ pub struct Engine {
     /// By service index: the configuration its last backup took, which the next backup shares when the
     /// configuration has not changed (see [`BackupObject`]). Reset by `reindex`.
     last_backups: Vec<Option<Arc<BackupConfig>>>,
+    /// The texts the last operation kept, which the next shares when they are equal.
+    texts: RepeatedTexts,
+}
+
+/// The texts an operation keeps that the ones before it mostly had too (its service's subscription,
+/// group, name and api-version, its backup's account, container and blob name), each as the last
+/// operation had it: a storm of backups of one service into one container keeps one copy of each, and
+/// forgetting one of serve's 100,000 finished operations, long cold by then, frees none of them. Seven
+/// allocations fewer a backup POST (22.2 → 15.2), 0.27 KB less a finished operation (RSS after a 4 s
+/// storm 111.5 → 84.3 MB), in process 3.0 → 2.85 µs a POST at 100,000 finished (bench/README.md).
+#[derive(Debug, Default)]
+struct RepeatedTexts {
+    subscription: Option<Arc<str>>,
+    resource_group: Option<Arc<str>>,
+    service: Option<Arc<str>>,
+    api_version: Option<Arc<str>>,
+    account: Option<Arc<str>>,
+    container: Option<Arc<str>>,
+    blob: Option<Arc<str>>,
+}
+
+/// `text` as `last` holds it when the two are equal, else a new copy, which `last` then holds.
+fn share(last: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+    match last {
+        Some(kept) if **kept == *text => kept.clone(),
+        _ => last.insert(Arc::from(text)).clone(),
+    }
 }
 
 /// Operation ids by time, first in first out among equal times: a counter breaks ties, so ordering
@@ -196,6 +223,7 @@ impl Engine {
             id_scratch: String::new(),
             last_results: Vec::new(),
             last_backups: Vec::new(),
+            texts: RepeatedTexts::default(),
         };
         engine.reindex();
         Ok(engine)
@@ -932,7 +960,7 @@ impl Engine {
             snapshot_at: Some(now),
             config: self.backup_config(i),
         };
-        let target = params.target();
+        let target = params.target(&mut self.texts);
         let id = self.start_operation(i, OperationKind::Backup, r, api_version, now, |op| {
             op.payload = Some(snapshot);
             op.target = Some(target);
@@ -971,7 +999,7 @@ impl Engine {
             Ok(backup) => (Some(backup), None),
             Err(e) => (None, Some(e)),
         };
-        let target = params.target();
+        let target = params.target(&mut self.texts);
         let id = self.start_operation(i, OperationKind::Restore, r, api_version, now, |op| {
             op.payload = payload;
             op.target = Some(target);
@@ -1119,10 +1147,10 @@ impl Engine {
         let mut op = Operation {
             id: key.clone(),
             kind,
-            subscription: r.subscription.to_string(),
-            resource_group: r.resource_group.to_string(),
-            service: r.name.to_string(),
-            api_version: api_version.to_string(),
+            subscription: share(&mut self.texts.subscription, &r.subscription),
+            resource_group: share(&mut self.texts.resource_group, &r.resource_group),
+            service: share(&mut self.texts.service, &r.name),
+            api_version: share(&mut self.texts.api_version, api_version),
             started_at: now,
             ends_at: None,
             status: OperationStatus::Running,
@@ -1236,13 +1264,16 @@ impl Engine {
                     .storage_accounts
                     .iter_mut()
                     .find(|a| same(&a.name, &target.account));
-                let container = account
-                    .and_then(|a| a.containers.iter_mut().find(|c| c.name == target.container));
+                let container = account.and_then(|a| {
+                    a.containers
+                        .iter_mut()
+                        .find(|c| *c.name == *target.container)
+                });
                 match container {
                     Some(c) => {
-                        c.blobs.retain(|b| b.name != target.blob);
+                        c.blobs.retain(|b| *b.name != *target.blob);
                         c.blobs.push(Blob {
-                            name: target.blob.clone(),
+                            name: target.blob.to_string(),
                             created_at: Some(at),
                             age: None,
                             backup: Some(payload),
@@ -1410,11 +1441,11 @@ impl<'a> BackupParams<'a> {
         })
     }
 
-    fn target(&self) -> BlobTarget {
+    fn target(&self, texts: &mut RepeatedTexts) -> BlobTarget {
         BlobTarget {
-            account: self.storage_account.to_string(),
-            container: self.container.to_string(),
-            blob: self.backup_name.to_string(),
+            account: share(&mut texts.account, &self.storage_account),
+            container: share(&mut texts.container, &self.container),
+            blob: share(&mut texts.blob, &self.backup_name),
         }
     }
 }
@@ -1777,6 +1808,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn operations_share_the_texts_they_repeat_and_keep_their_own_where_they_differ() {
+        let world = crate::sim::default_world();
+        let start = world.start;
+        let mut engine = Engine::new(world, 7, start).expect("default world");
+        let key = engine.world.storage_accounts[0].keys[0].clone();
+        let service = ServiceRef {
+            subscription: "00000000-0000-0000-0000-000000000000".into(),
+            resource_group: "contoso-dr".into(),
+            name: "contoso-apim".into(),
+        };
+        // A day apart, so that each backup has ended before the next of the same service starts.
+        let mut now = start;
+        let mut backup = |blob: &str| {
+            let body = format!(
+                r#"{{"storageAccount":"contosobackups","containerName":"apim-backups","backupName":"{blob}","accessKey":"{key}"}}"#
+            );
+            let body = ActionBody::parse(body.as_bytes()).expect("JSON");
+            now = now.plus(crate::clock::VDuration::from_days(1));
+            engine.settle(now);
+            let accepted = engine.backup(&service, "2024-05-01", &body, now);
+            accepted.expect("accepted").operation_id
+        };
+        let (first, second, other) = (backup("b"), backup("b"), backup("c"));
+        engine.settle(now.plus(crate::clock::VDuration::from_days(1)));
+        let op = |id: &Arc<str>| engine.operation(id).expect("kept").clone();
+        let (first, second, other) = (op(&first), op(&second), op(&other));
+        let texts = |o: &Operation| {
+            let t = o.target.clone().expect("a backup's target");
+            [
+                o.subscription.clone(),
+                o.resource_group.clone(),
+                o.service.clone(),
+                o.api_version.clone(),
+                t.account,
+                t.container,
+                t.blob,
+            ]
+        };
+        let shared = |a: &Operation, b: &Operation| -> Vec<bool> {
+            texts(a)
+                .iter()
+                .zip(texts(b).iter())
+                .map(|(x, y)| Arc::ptr_eq(x, y))
+                .collect()
+        };
+        assert_eq!(shared(&first, &second), [true; 7], "the same backup again");
+        assert_eq!(
+            shared(&second, &other),
+            [true, true, true, true, true, true, false],
+            "another blob name"
+        );
+        assert_eq!(&*other.target.expect("target").blob, "c");
     }
 
     #[test]

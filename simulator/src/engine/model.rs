@@ -610,11 +610,18 @@ pub struct Operation {
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub id: Arc<str>,
     pub kind: OperationKind,
-    pub subscription: String,
-    pub resource_group: String,
+    // These four and the target's texts are shared with the operations before it that had the same
+    // (`RepeatedTexts` in engine/mod.rs): a finished operation is kept long after it ends, and serve
+    // forgets up to 100,000 of them oldest first.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub subscription: Arc<str>,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub resource_group: Arc<str>,
     /// The service name as the caller spelled it (Location URLs echo it).
-    pub service: String,
-    pub api_version: String,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub service: Arc<str>,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub api_version: Arc<str>,
     pub started_at: Timestamp,
     /// `None`: the operation never finishes.
     pub ends_at: Option<Timestamp>,
@@ -718,7 +725,10 @@ impl<'de> Deserialize<'de> for ServiceResult {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlobTarget {
-    pub account: String,
-    pub container: String,
-    pub blob: String,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub account: Arc<str>,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub container: Arc<str>,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub blob: Arc<str>,
 }
