@@ -1004,11 +1004,11 @@ impl Engine {
             op.payload = payload;
             op.target = Some(target);
             if let (Some(e), false) = (failure, op.forced_success) {
-                op.planned_failure = Some(FailureSpec {
+                op.planned_failure = Some(Box::new(FailureSpec {
                     status: e.status,
                     code: e.code,
                     message: e.message,
-                });
+                }));
             }
         });
         Ok(Accepted { operation_id: id })
@@ -1169,7 +1169,7 @@ impl Engine {
             }
             never = rule.never_finish;
             match &rule.fail {
-                Some(f) => op.planned_failure = Some(f.clone()),
+                Some(f) => op.planned_failure = Some(Box::new(f.clone())),
                 None => op.forced_success = !never,
             }
         }
@@ -1206,16 +1206,16 @@ impl Engine {
                 self.service_at.get(key).copied()
             });
         let outcome = match (index, op.planned_failure.clone()) {
-            (None, _) => Err(FailureSpec {
+            (None, _) => Err(Box::new(FailureSpec {
                 status: 500,
                 code: "InternalServerError".into(),
                 message: format!(
                     "The API Management service '{}' no longer exists.",
                     op.service
                 ),
-            }),
+            })),
             (Some(_), Some(f)) if !op.forced_success => Err(f),
-            (Some(i), _) => Self::apply(&mut self.world, op, i, at),
+            (Some(i), _) => Self::apply(&mut self.world, op, i, at).map_err(Box::new),
         };
         if let Some(i) = index {
             let svc = &mut self.world.services[i];
@@ -1341,7 +1341,7 @@ impl Engine {
                     .map(|r| wire::service_at(r.view(), r.version(), &op.api_version))
                     .unwrap_or(Value::Null),
             ),
-            OperationStatus::Failed { error } => PollAnswer::Failed(error.clone()),
+            OperationStatus::Failed { error } => PollAnswer::Failed((**error).clone()),
         };
         Ok((key.clone(), answer))
     }

@@ -597,7 +597,11 @@ impl OperationKind {
 pub enum OperationStatus {
     Running,
     Succeeded,
-    Failed { error: FailureSpec },
+    /// Boxed, as is `Operation::planned_failure`: most operations succeed, and an inline failure made
+    /// every operation 88 bytes larger (336 → 248), which serve keeps 100,000 of once finished.
+    Failed {
+        error: Box<FailureSpec>,
+    },
 }
 
 /// A long-running operation. Its progress is a function of `now`: it is running until `ends_at`, then
@@ -631,7 +635,7 @@ pub struct Operation {
     pub ended_at: Option<Timestamp>,
     /// A failure decided at acceptance, revealed when the operation ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub planned_failure: Option<FailureSpec>,
+    pub planned_failure: Option<Box<FailureSpec>>,
     /// Forced success (an outcome override said so).
     #[serde(default)]
     pub forced_success: bool,
