@@ -76,7 +76,7 @@ async fn simulator_with(
             "name: {name}\nage: {age}\nbackup: {{service: contoso-apim, sku: Developer, location: West US, apis: [{{name: restored-api}}]}}\n"
         ))
         .expect("blob");
-        world.storage_accounts[0].containers[0].blobs.push(blob);
+        world.storage_accounts[0].containers[0].blobs.put(blob);
     }
     change(&mut world);
     let config = SimConfig {

@@ -600,7 +600,7 @@ pub fn build_world(s: &Scenario) -> Result<World, String> {
             .iter_mut()
             .find(|c| c.name == b.container)
             .ok_or_else(|| format!("backup '{}': no container '{}'", b.name, b.container))?;
-        container.blobs.push(Blob {
+        container.blobs.put(Blob {
             name: b.name.clone(),
             created_at: None,
             age: Some(b.age.unwrap_or(VDuration::from_mins(60))),
@@ -698,7 +698,11 @@ mod tests {
         )
         .expect("parses");
         let w = build_world(&s).expect("world");
-        let blob = &w.storage_accounts[0].containers[0].blobs[0];
+        let blob = w.storage_accounts[0].containers[0]
+            .blobs
+            .iter()
+            .next()
+            .expect("a blob");
         assert_eq!(
             blob.backup.as_ref().map(|b| b.config.sku.as_str()),
             Some("Premium")

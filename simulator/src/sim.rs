@@ -540,7 +540,7 @@ impl Simulator {
                 let found = self.with_engine(|e| {
                     e.blobs(&account, &container).map(|blobs| match &blob {
                         None => Some(json!({"value": blobs})),
-                        Some(name) => blobs.iter().find(|b| &b.name == name).map(|b| json!(b)),
+                        Some(name) => blobs.get(name).map(|b| json!(b)),
                     })
                 });
                 match found {

@@ -41,7 +41,10 @@ fn backup_writes_a_backup_object_with_configuration_sku_region_and_creation_time
     let sim = sim();
     backup(&sim, "contoso-apim", "nightly.bak");
     let blobs = sim
-        .with_engine(|e| e.blobs("contosobackups", "apim-backups").map(<[_]>::to_vec))
+        .with_engine(|e| {
+            e.blobs("contosobackups", "apim-backups")
+                .map(|b| b.iter().cloned().collect::<Vec<_>>())
+        })
         .expect("container");
     assert_eq!(blobs.len(), 1);
     let blob = &blobs[0];
@@ -85,7 +88,10 @@ fn backups_of_an_unchanged_service_share_one_configuration_and_a_change_makes_a_
     assert_eq!(changed.status, 200, "{:?}", changed.json_body());
     backup(&sim, "contoso-apim", "three");
     let blobs = sim
-        .with_engine(|e| e.blobs("contosobackups", "apim-backups").map(<[_]>::to_vec))
+        .with_engine(|e| {
+            e.blobs("contosobackups", "apim-backups")
+                .map(|b| b.iter().cloned().collect::<Vec<_>>())
+        })
         .expect("container");
     let config = |name: &str| {
         blobs
@@ -285,7 +291,7 @@ fn world_with_backup(age: &str, sku: &str) -> World {
         "name: old.bak\nage: {age}\nbackup:\n  service: contoso-apim\n  sku: {sku}\n  location: West US\n  apis: [{{name: restored-api}}]\n"
     );
     let blob = serde_saphyr::from_str(&yaml).expect("blob yaml");
-    world.storage_accounts[0].containers[0].blobs.push(blob);
+    world.storage_accounts[0].containers[0].blobs.put(blob);
     world
 }
 
@@ -349,7 +355,7 @@ fn restore_of_a_missing_backup_or_a_foreign_blob_fails_when_polled() {
     let mut world = default_world();
     world.storage_accounts[0].containers[0]
         .blobs
-        .push(serde_saphyr::from_str("name: notes.txt\ncontent: hello\n").expect("blob"));
+        .put(serde_saphyr::from_str("name: notes.txt\ncontent: hello\n").expect("blob"));
     let sim = sim_with(world);
     assert_eq!(
         message(&restore(&sim, "contoso-apim-dr", "missing.bak")),

@@ -649,7 +649,7 @@ impl Engine {
         }
         account.containers.push(Container {
             name: name.to_string(),
-            blobs: Vec::new(),
+            blobs: Blobs::default(),
             created_at: Some(now),
         });
         Ok(201)
@@ -1033,16 +1033,12 @@ impl Engine {
                     p.container, account.name
                 ))
             })?;
-        let blob = container
-            .blobs
-            .iter()
-            .find(|b| b.name == p.backup_name)
-            .ok_or_else(|| {
-                ArmError::restore_failed(format!(
-                    "Cannot restore: backup '{}' was not found in container '{}'.",
-                    p.backup_name, container.name
-                ))
-            })?;
+        let blob = container.blobs.get(&p.backup_name).ok_or_else(|| {
+            ArmError::restore_failed(format!(
+                "Cannot restore: backup '{}' was not found in container '{}'.",
+                p.backup_name, container.name
+            ))
+        })?;
         let backup = blob.backup.clone().ok_or_else(|| {
             ArmError::restore_failed(format!(
                 "Cannot restore: blob '{}' is not an API Management backup.",
@@ -1271,8 +1267,7 @@ impl Engine {
                 });
                 match container {
                     Some(c) => {
-                        c.blobs.retain(|b| *b.name != *target.blob);
-                        c.blobs.push(Blob {
+                        c.blobs.put(Blob {
                             name: target.blob.to_string(),
                             created_at: Some(at),
                             age: None,
@@ -1347,12 +1342,12 @@ impl Engine {
     }
 
     /// The blobs of a container (by account name), for the admin API.
-    pub fn blobs(&self, account: &str, container: &str) -> Option<&[Blob]> {
+    pub fn blobs(&self, account: &str, container: &str) -> Option<&Blobs> {
         self.storage_account_named(account)?
             .containers
             .iter()
             .find(|c| c.name == container.to_ascii_lowercase())
-            .map(|c| c.blobs.as_slice())
+            .map(|c| &c.blobs)
     }
 }
 
@@ -1692,7 +1687,7 @@ fn normalize(w: &mut World, ids: &mut Ids, now: Timestamp) -> Result<(), String>
                 return Err(format!("{what}: container name '{}' is not valid (3-63 lower-case letters, digits and hyphens)", c.name));
             }
             c.created_at.get_or_insert(now);
-            for b in &mut c.blobs {
+            for b in c.blobs.iter_mut() {
                 if b.created_at.is_none() {
                     let age = b.age.take().unwrap_or_default();
                     b.created_at = Some(Timestamp::from_millis(now.as_millis() - age.as_millis()));
