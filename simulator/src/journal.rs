@@ -126,7 +126,12 @@ struct Raw {
     wall_ms: u64,
     at: Timestamp,
     /// Method, path, query, each request header's name and value, each response header's, the request
-    /// body when it was kept (else an empty item), then the operation's id when there is one.
+    /// body when it was kept (else an empty item), then the operation's id when the exchange touched
+    /// one. A copy, not the engine's shared one: a reference count held here would be decremented when
+    /// the entry leaves the ring, 10,000 exchanges later, on a line long cold, and an atomic decrement
+    /// waits for its line. The copy took a served backup POST's user time from 4.60 to 4.27 µs and from
+    /// 4.57 to 4.33 µs (two interleaved runs of 6 rounds), and 320 instructions off it
+    /// (bench/README.md).
     text: Packed,
     request_headers: usize,
     response_headers: usize,
@@ -134,12 +139,6 @@ struct Raw {
     status: u16,
     response_body: KeptBody,
     route: &'static str,
-    /// Whether the exchange touched an operation, whose id is then `text`'s last item. A copy, not the
-    /// engine's shared one: a reference count held here is decremented when the entry leaves the ring,
-    /// 10,000 exchanges later, on a line long cold, and an atomic decrement waits for its line. The
-    /// copy took a served backup POST's user time from 4.60 to 4.27 µs and from 4.57 to 4.33 µs (two
-    /// interleaved runs of 6 rounds), and 320 instructions off it (bench/README.md).
-    has_operation: bool,
     fault: Option<String>,
 }
 
@@ -269,7 +268,6 @@ impl Raw {
         let packed_body = items.next();
         let operation_id = items
             .next()
-            .filter(|_| self.has_operation)
             .map(|id| String::from_utf8_lossy(id).into_owned());
         JournalEntry {
             seq: self.seq,
@@ -345,7 +343,6 @@ impl Journal {
             response_body: KeptBody::too_large(&resp.body)
                 .unwrap_or_else(|| KeptBody::Shared(resp.body.clone())),
             route: x.route,
-            has_operation: x.operation_id.is_some(),
             fault: x.fault,
         };
         self.next_seq += 1;

@@ -411,8 +411,8 @@ pub struct Container {
 
 /// A container's blobs by name, listed in name order, as Azure Storage lists them; written and read as a
 /// list. A list searched by name made every backup's end scan every blob of its container: DR clients
-/// name each backup apart (a date in the name), and a storm of such backups fell to 11,774 requests a
-/// second at 67 µs of user time each within 4 s (bench/README.md).
+/// name each backup apart (a date in the name), and a storm of such backups fell to 12,320 requests a
+/// second at 65 µs of user time each within 4 s (bench/README.md).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "Vec<Blob>", into = "Vec<Blob>")]
 pub struct Blobs(BTreeMap<String, Blob>);
