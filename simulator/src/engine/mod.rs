@@ -8,6 +8,7 @@
 pub mod action_body;
 pub mod ids;
 pub mod model;
+mod operations;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ use crate::http::route::{ServiceRef, StorageRef};
 use action_body::{ActionBody, Member};
 use ids::Ids;
 use model::*;
+use operations::{Operations, Slot};
 
 /// What an operation-result poll finds.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,11 +98,11 @@ pub struct Engine {
     /// O(1) in worlds of thousands of services, whose keys share a long prefix. Rebuilt whenever
     /// services are added or removed.
     service_at: HashMap<String, usize>,
-    /// By id. A hash map: a manual clock keeps every operation, and a POST storm makes hundreds of
-    /// thousands whose ids share a long prefix, which made ordered lookups the POST's largest cost.
-    /// Boxed: the table moves its values when it grows or rehashes, and an operation is large. Keyed by
-    /// a shared copy of the id, which the deadline and retention queues hold too.
-    operations: HashMap<Arc<str>, Box<Operation>>,
+    /// In reused slots, found by id through a hash table: a manual clock keeps every operation, a POST
+    /// storm makes hundreds of thousands whose ids share a long prefix (which made ordered lookups the
+    /// POST's largest cost), and serve forgets the oldest finished one on every new one (see
+    /// [`Operations`]). The deadline and retention queues hold slots.
+    operations: Operations,
     /// Running operations that will end, by end time then queueing order: what `settle` walks.
     deadlines: Queue,
     /// Finished operations by end time then queueing order: what retention forgets, oldest first.
@@ -148,14 +150,14 @@ fn share(last: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
 /// never compares the (long, shared-prefix) ids.
 #[derive(Debug, Default)]
 struct Queue {
-    by_time: BTreeMap<(Timestamp, u64), Arc<str>>,
+    by_time: BTreeMap<(Timestamp, u64), Slot>,
     pushed: u64,
 }
 
 impl Queue {
-    fn push(&mut self, at: Timestamp, id: Arc<str>) {
+    fn push(&mut self, at: Timestamp, slot: Slot) {
         self.pushed += 1;
-        self.by_time.insert((at, self.pushed), id);
+        self.by_time.insert((at, self.pushed), slot);
     }
 
     fn first_time(&self) -> Option<Timestamp> {
@@ -166,18 +168,18 @@ impl Queue {
         self.by_time.len()
     }
 
-    fn pop_first(&mut self) -> Option<(Timestamp, Arc<str>)> {
-        self.by_time.pop_first().map(|((at, _), id)| (at, id))
+    fn pop_first(&mut self) -> Option<(Timestamp, Slot)> {
+        self.by_time.pop_first().map(|((at, _), slot)| (at, slot))
     }
 
     /// Takes the earliest entry if it is at or before `now`.
-    fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, Arc<str>)> {
+    fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, Slot)> {
         let entry = self.by_time.first_entry()?;
         if entry.key().0 > now {
             return None;
         }
-        let ((at, _), id) = entry.remove_entry();
-        Some((at, id))
+        let ((at, _), slot) = entry.remove_entry();
+        Some((at, slot))
     }
 }
 
@@ -198,19 +200,26 @@ impl Engine {
     pub fn new(mut world: World, seed: u64, now: Timestamp) -> Result<Self, String> {
         let mut ids = Ids::new(seed);
         normalize(&mut world, &mut ids, now)?;
-        let mut operations = HashMap::new();
+        let mut operations = Operations::default();
         let mut deadlines = Queue::default();
         let mut finished = Queue::default();
         for op in std::mem::take(&mut world.operations) {
-            let key = op.id.clone();
-            if op.status == OperationStatus::Running {
-                if let Some(end) = op.ends_at {
-                    deadlines.push(end, key.clone());
+            if operations.contains(&op.id) {
+                return Err(format!("operation '{}' appears twice", op.id));
+            }
+            let (running, ends_at, ended) = (
+                op.status == OperationStatus::Running,
+                op.ends_at,
+                op.ended_at.unwrap_or(op.started_at),
+            );
+            let slot = operations.insert(op);
+            if running {
+                if let Some(end) = ends_at {
+                    deadlines.push(end, slot);
                 }
             } else {
-                finished.push(op.ended_at.unwrap_or(op.started_at), key.clone());
+                finished.push(ended, slot);
             }
-            operations.insert(key, Box::new(op));
         }
         let mut engine = Self {
             world,
@@ -282,7 +291,7 @@ impl Engine {
     pub fn snapshot(&self, now: Timestamp) -> World {
         let mut w = self.world.clone();
         w.start = now;
-        w.operations = self.operations.values().map(|op| (**op).clone()).collect();
+        w.operations = self.operations.iter().cloned().collect();
         w.operations.sort_by(|a, b| a.id.cmp(&b.id));
         w
     }
@@ -296,11 +305,11 @@ impl Engine {
     }
 
     pub fn operation(&self, id: &str) -> Option<&Operation> {
-        self.operations.get(id).map(|op| &**op)
+        self.operations.get(id)
     }
 
     pub fn operations(&self) -> impl Iterator<Item = &Operation> {
-        self.operations.values().map(|op| &**op)
+        self.operations.iter()
     }
 
     /// The earliest time at which something will happen on its own (an operation ending).
@@ -314,8 +323,8 @@ impl Engine {
 
     /// Finishes every operation whose end is at or before `now`, in order of their ends.
     pub fn settle(&mut self, now: Timestamp) {
-        while let Some((end, id)) = self.deadlines.pop_due(now) {
-            self.complete(&id, end);
+        while let Some((end, slot)) = self.deadlines.pop_due(now) {
+            self.complete(slot, end);
         }
         self.expire(now);
     }
@@ -332,16 +341,16 @@ impl Engine {
             // Ended at or before `now - retention`.
             let cutoff =
                 Timestamp::from_millis(now.as_millis().saturating_sub(retention.as_millis()));
-            while let Some((_, id)) = self.finished.pop_due(cutoff) {
-                self.operations.remove(&*id);
+            while let Some((_, slot)) = self.finished.pop_due(cutoff) {
+                self.operations.forget(slot);
             }
         }
         if let Some(max) = max {
             while self.finished.len() > max {
-                let Some((_, id)) = self.finished.pop_first() else {
+                let Some((_, slot)) = self.finished.pop_first() else {
                     break;
                 };
-                self.operations.remove(&*id);
+                self.operations.forget(slot);
             }
         }
     }
@@ -719,7 +728,7 @@ impl Engine {
             Some(id) => {
                 let what = self
                     .operations
-                    .get(id.as_str())
+                    .get(id)
                     .map(|op| op.kind.describe())
                     .unwrap_or("an operation");
                 Err(ArmError::service_busy(&svc.name, what))
@@ -1123,7 +1132,7 @@ impl Engine {
                 raw.as_bytes(),
                 &mut id,
             );
-            if !self.operations.contains_key(id.as_str()) {
+            if !self.operations.contains(&id) {
                 break id;
             }
         };
@@ -1174,10 +1183,11 @@ impl Engine {
         if forced_failure.is_some() {
             op.planned_failure = forced_failure;
         }
-        if !never {
-            let end = now.plus(duration);
-            op.ends_at = Some(end);
-            self.deadlines.push(end, key.clone());
+        let end = (!never).then(|| now.plus(duration));
+        op.ends_at = end;
+        let slot = self.operations.insert(op);
+        if let Some(end) = end {
+            self.deadlines.push(end, slot);
         }
         let svc = &mut self.world.services[service_index];
         svc.running_operation = Some(id);
@@ -1185,18 +1195,16 @@ impl Engine {
             set_text(&mut svc.provisioning_state, "Updating");
         }
         set_text(&mut svc.target_provisioning_state, "Succeeded");
-        self.operations.insert(key.clone(), Box::new(op));
         key
     }
 
     /// Ends an operation at `at`, applying its effects once.
-    fn complete(&mut self, id: &str, at: Timestamp) {
-        // Changed where it sits, the engine's other fields borrowed apart, rather than taken out of the
-        // map and put back (two more lookups in a table of up to 100,000 finished operations).
-        let Some(op) = self.operations.get_mut(id) else {
+    fn complete(&mut self, slot: Slot, at: Timestamp) {
+        // Changed where it sits, the engine's other fields borrowed apart, rather than taken out and
+        // put back.
+        let Some(op) = self.operations.at_mut(slot) else {
             return;
         };
-        let op: &mut Operation = op;
         let index =
             Self::with_service_key(&op.subscription, &op.resource_group, &op.service, |key| {
                 self.service_at.get(key).copied()
@@ -1215,7 +1223,7 @@ impl Engine {
         };
         if let Some(i) = index {
             let svc = &mut self.world.services[i];
-            if svc.running_operation.as_deref() == Some(id) {
+            if svc.running_operation.as_deref() == Some(&*op.id) {
                 svc.running_operation = None;
             }
             svc.target_provisioning_state.clear();
@@ -1239,7 +1247,7 @@ impl Engine {
             Err(error) => OperationStatus::Failed { error },
         };
         op.ended_at = Some(at);
-        self.finished.push(at, op.id.clone());
+        self.finished.push(at, slot);
     }
 
     /// Applies a succeeding operation's effects. Its payload moves into the world (the blob written, the
@@ -1321,12 +1329,10 @@ impl Engine {
     /// engine's shared copy of the id.
     pub fn poll(&self, r: &ServiceRef, id: &str) -> Result<(Arc<str>, PollAnswer), ArmError> {
         self.check_group(&r.subscription, &r.resource_group)?;
-        let (key, op) = self
+        let op = self
             .operations
-            .get_key_value(id)
-            .filter(|(_, op)| {
-                same(&op.service, &r.name) && same(&op.resource_group, &r.resource_group)
-            })
+            .get(id)
+            .filter(|op| same(&op.service, &r.name) && same(&op.resource_group, &r.resource_group))
             .ok_or_else(|| ArmError::operation_not_found(id))?;
         let answer = match &op.status {
             OperationStatus::Running => PollAnswer::Running,
@@ -1338,7 +1344,7 @@ impl Engine {
             ),
             OperationStatus::Failed { error } => PollAnswer::Failed((**error).clone()),
         };
-        Ok((key.clone(), answer))
+        Ok((op.id.clone(), answer))
     }
 
     /// The blobs of a container (by account name), for the admin API.
@@ -1803,6 +1809,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_world_that_names_one_operation_twice_is_refused_by_name() {
+        let world = crate::sim::default_world();
+        let start = world.start;
+        let mut engine = Engine::new(world, 7, start).expect("default world");
+        let key = engine.world.storage_accounts[0].keys[0].clone();
+        let service = ServiceRef {
+            subscription: "00000000-0000-0000-0000-000000000000".into(),
+            resource_group: "contoso-dr".into(),
+            name: "contoso-apim".into(),
+        };
+        let body = format!(
+            r#"{{"storageAccount":"contosobackups","containerName":"apim-backups","backupName":"b","accessKey":"{key}"}}"#
+        );
+        let body = ActionBody::parse(body.as_bytes()).expect("JSON");
+        let id = engine
+            .backup(&service, "2024-05-01", &body, start)
+            .expect("accepted")
+            .operation_id;
+        let mut world = engine.snapshot(start);
+        assert_eq!(Engine::new(world.clone(), 7, start).map(|_| ()), Ok(()));
+        let again = world.operations[0].clone();
+        world.operations.push(again);
+        let refused = Engine::new(world, 7, start).map(|_| ());
+        assert_eq!(refused, Err(format!("operation '{id}' appears twice")));
     }
 
     #[test]
