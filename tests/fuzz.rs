@@ -119,6 +119,43 @@ fn the_reference_client_passes_generated_backups_and_restores() {
     }
 }
 
+/// A client's CA certificate is written to the temporary folder for it to read; once the run is
+/// over, the folder is gone, whether the client passed or failed.
+#[test]
+fn a_client_run_leaves_nothing_in_the_temporary_folder() {
+    for client in [
+        "python3 tests/clients/reference.py",
+        "python3 tests/clients/broken_stops_polling_early.py",
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_armsim"))
+            .args([
+                "run",
+                "scenarios/client/backup-succeeds.yaml",
+                "scenarios/client/backup-wrong-key.yaml",
+                "--client",
+                client,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("ARMSIM_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("armsim runs");
+        let dir = std::env::temp_dir().join(format!("armsim-run-{}", child.id()));
+        let o = child.wait_with_output().expect("armsim ends");
+        let t = text(&o);
+        assert!(
+            t.contains("backup-succeeds") && t.contains("backup-wrong-key"),
+            "{client}: both scenarios ran: {t}"
+        );
+        assert!(
+            !dir.exists(),
+            "{client}: {} is left behind: {t}",
+            dir.display()
+        );
+    }
+}
+
 /// One running poll, plain headers, success: what the tests below vary.
 fn plain(operation: ClientOperation) -> Script {
     Script {

@@ -756,8 +756,9 @@ pub fn display_path(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
-/// Writes the in-process simulator's CA certificate where clients can read it (a file per server).
-fn write_ca(server: &RunningServer) -> Result<std::path::PathBuf, String> {
+/// Writes the in-process simulator's CA certificate where clients can read it (a file per server, in a
+/// folder per run), removed once the client is done with it.
+fn write_ca(server: &RunningServer) -> Result<CaFile, String> {
     let pem = server
         .ca_pem
         .as_deref()
@@ -766,7 +767,27 @@ fn write_ca(server: &RunningServer) -> Result<std::path::PathBuf, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("ca-{}.pem", server.addr.port()));
     std::fs::write(&path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(path)
+    Ok(CaFile(path))
+}
+
+/// A client's CA certificate file: removed when dropped, and its folder with it once no other
+/// client's file is left there (so a run leaves nothing in the temporary folder).
+struct CaFile(std::path::PathBuf);
+
+impl CaFile {
+    fn display(&self) -> std::path::Display<'_> {
+        self.0.display()
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            // Fails, harmlessly, while another client's file is still there.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// Starts another operation on the client's service through ARM, as a colleague would, so the client
