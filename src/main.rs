@@ -482,6 +482,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .await
         .map_err(|e| e.to_string())?;
     sim.checkpoint()?;
+    if let (Some(path), None) = (&ca_cert, &args.ca_out) {
+        // The CA armsim chose where to write goes with the server it vouched for (one asked for with
+        // --ca-out is the caller's to keep). Its folder is this port's own.
+        let path = std::path::Path::new(path);
+        let _ = std::fs::remove_file(path);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -184,3 +184,32 @@ fn ctrl_c_shuts_down_gracefully_with_exit_0() {
     let status = s.child.wait().expect("exits");
     assert_eq!(status.code(), Some(0));
 }
+
+/// The CA certificate serve writes to the temporary folder goes when it stops; one written where
+/// `--ca-out` asked is kept.
+#[test]
+fn a_graceful_stop_removes_the_ca_it_wrote_and_keeps_one_asked_for() {
+    let asked = std::env::temp_dir().join(format!("armsim-ca-out-{}.pem", std::process::id()));
+    let asked_arg = asked.display().to_string();
+    for (args, kept) in [
+        (vec!["--tls", "on"], false),
+        (vec!["--tls", "on", "--ca-out", asked_arg.as_str()], true),
+    ] {
+        let mut s = serve(&args);
+        let ca = std::path::PathBuf::from(s.ready["ca_cert"].as_str().expect("ca_cert"));
+        assert!(ca.exists(), "{args:?}: {} written", ca.display());
+        let pid = s.ready["pid"].as_u64().expect("pid").to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success());
+        assert_eq!(s.child.wait().expect("exits").code(), Some(0));
+        assert_eq!(ca.exists(), kept, "{args:?}: {}", ca.display());
+        if !kept {
+            let dir = ca.parent().expect("a folder");
+            assert!(!dir.exists(), "{args:?}: {} removed", dir.display());
+        }
+    }
+    let _ = std::fs::remove_file(&asked);
+}
