@@ -668,7 +668,7 @@ pub enum OperationStatus {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Operation {
-    /// Shared with the engine's index and queues.
+    /// Shared, not copied, with the request that started or polled it, which names it in its answer.
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub id: Arc<str>,
     pub kind: OperationKind,
