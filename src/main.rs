@@ -399,7 +399,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         Some(m) => Some(tls::acceptor(m).map_err(|e| e.to_string())?),
         None => None,
     };
-    let ca_cert = match &material {
+    let ca_path = match &material {
         Some(m) => {
             let path = args.ca_out.clone().unwrap_or_else(|| {
                 std::env::temp_dir()
@@ -407,10 +407,13 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                     .join("ca.pem")
             });
             write_ca(&path, &m.cert_pem)?;
-            Some(path.display().to_string())
+            Some(path)
         }
         None => None,
     };
+    let ca_cert = ca_path.as_ref().map(|p| p.display().to_string());
+    // Held until serve returns, however it returns: dropping it removes the file.
+    let _own_ca = ca_path.filter(|_| args.ca_out.is_none()).map(OwnCa);
     let scheme = if material.is_some() { "https" } else { "http" };
     let endpoint = format!("{scheme}://{addr}");
     let tenant = world.identity.tenant_id.clone();
@@ -482,16 +485,21 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .await
         .map_err(|e| e.to_string())?;
     sim.checkpoint()?;
-    if let (Some(path), None) = (&ca_cert, &args.ca_out) {
-        // The CA armsim chose where to write goes with the server it vouched for (one asked for with
-        // --ca-out is the caller's to keep). Its folder is this port's own.
-        let path = std::path::Path::new(path);
-        let _ = std::fs::remove_file(path);
-        if let Some(dir) = path.parent() {
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The CA certificate serve wrote where it chose (`/tmp/armsim-PORT/ca.pem`): removed, with its
+/// folder (the port's own), when serve ends, stopped or failing to start, for it vouches for a key
+/// that ends with the process. One written where `--ca-out` asked is the caller's to keep.
+struct OwnCa(PathBuf);
+
+impl Drop for OwnCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
             let _ = std::fs::remove_dir(dir);
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are registered when this is called.
