@@ -12,6 +12,8 @@ use armsim_simulator::sim::{default_world, SimConfig};
 use armsim_simulator::ClockMode;
 use serde_json::Value;
 
+use crate::common::Scratch;
+
 #[derive(Clone, Copy, Debug)]
 enum Client {
     Python,
@@ -63,13 +65,13 @@ struct Outcome {
 
 /// A simulator for real clients: HTTPS, strict tokens, a fast clock (600×: a restore takes 3 s), and
 /// two backups of contoso-apim in the container, one a day old and one 31 days old.
-async fn simulator() -> (RunningServer, PathBuf) {
+async fn simulator() -> (RunningServer, Scratch) {
     simulator_with(|_| {}).await
 }
 
 async fn simulator_with(
     change: impl FnOnce(&mut armsim_simulator::World),
-) -> (RunningServer, PathBuf) {
+) -> (RunningServer, Scratch) {
     let mut world = default_world();
     for (name, age) in [("fresh.bak", "1d"), ("old.bak", "31d")] {
         let blob = serde_saphyr::from_str(&format!(
@@ -93,7 +95,7 @@ async fn simulator_with(
     std::fs::create_dir_all(&dir).expect("dir");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, server.ca_pem.as_deref().expect("tls")).expect("ca");
-    (server, ca)
+    (server, Scratch::in_own_folder(ca))
 }
 
 async fn run(client: Client, server: &RunningServer, ca: &Path, vars: &[(&str, &str)]) -> Outcome {
@@ -170,7 +172,7 @@ async fn dr_rehearsal(client: Client) {
     let backup = run(
         client,
         &server,
-        &ca,
+        &ca.path,
         &op("contoso-apim", "backup", "tonight.bak"),
     )
     .await;
@@ -194,7 +196,7 @@ async fn dr_rehearsal(client: Client) {
     let restore = run(
         client,
         &server,
-        &ca,
+        &ca.path,
         &op("contoso-apim-dr", "restore", "fresh.bak"),
     )
     .await;
@@ -221,7 +223,7 @@ async fn dr_rehearsal(client: Client) {
     let expired = run(
         client,
         &server,
-        &ca,
+        &ca.path,
         &op("contoso-apim-dr", "restore", "old.bak"),
     )
     .await;
@@ -244,7 +246,7 @@ async fn dr_rehearsal(client: Client) {
     let sku = run(
         client,
         &server,
-        &ca,
+        &ca.path,
         &op("contoso-apim-premium", "restore", "fresh.bak"),
     )
     .await;
@@ -260,7 +262,7 @@ async fn dr_rehearsal(client: Client) {
         ("AZURE_CLIENT_ID", "33333333-3333-3333-3333-333333333333"),
         ("AZURE_CLIENT_SECRET", "armsim-reader-secret"),
     ]);
-    let denied = run(client, &server, &ca, &reader).await;
+    let denied = run(client, &server, &ca.path, &reader).await;
     assert_eq!(
         (denied.exit, &denied.json["code"]),
         (Some(1), &Value::from("AuthorizationFailed")),
@@ -313,7 +315,7 @@ async fn short_tokens(client: Client) {
         ("ARMSIM_OPERATION", "restore"),
         ("ARMSIM_BACKUP_NAME", "fresh.bak"),
     ];
-    let refreshed = run(client, &server, &ca, &vars).await;
+    let refreshed = run(client, &server, &ca.path, &vars).await;
     assert_eq!(
         refreshed.exit,
         Some(0),
@@ -333,7 +335,7 @@ async fn short_tokens(client: Client) {
         ("ARMSIM_TOKEN", token.as_str()),
         ("AZURE_CLIENT_SECRET", ""),
     ]);
-    let stale = run(client, &server, &ca, &cached).await;
+    let stale = run(client, &server, &ca.path, &cached).await;
     assert_eq!(
         (stale.exit, &stale.json["code"]),
         (Some(1), &Value::from("ExpiredAuthenticationToken")),

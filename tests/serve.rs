@@ -36,6 +36,7 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        drop(crate::common::Scratch::ca_of(&self.ready));
     }
 }
 
@@ -153,7 +154,7 @@ async fn an_oversized_body_gets_an_arm_shaped_413() {
 }
 
 #[test]
-fn a_bad_world_file_is_exit_2_naming_the_file_and_line() {
+fn a_bad_world_file_is_exit_2_naming_the_file_and_line_and_leaves_no_ca() {
     let dir = std::env::temp_dir().join(format!("armsim-world-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("bad.yaml");
@@ -162,14 +163,22 @@ fn a_bad_world_file_is_exit_2_naming_the_file_and_line() {
         "resourceGroups: [{name: rg}]\nservices:\n  - name: x\n    sku: Gold\n",
     )
     .expect("write");
+    let _file = crate::common::Scratch::in_own_folder(&file);
+    // A port known beforehand, to look for the CA serve writes before it reads the world's services.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
     let out = Command::new(env!("CARGO_BIN_EXE_armsim"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--world"])
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--world"])
         .arg(&file)
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml") && err.contains("Gold"), "{err}");
+    let ca = std::env::temp_dir().join(format!("armsim-{port}"));
+    assert!(!ca.exists(), "{} is left behind", ca.display());
 }
 
 #[test]
