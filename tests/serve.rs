@@ -25,6 +25,17 @@ impl Served {
     pub(crate) fn endpoint(&self) -> String {
         self.ready_field("endpoint")
     }
+
+    /// Ctrl-C, as a user stops it; how it exited.
+    fn interrupt(&mut self) -> Option<i32> {
+        let pid = self.ready["pid"].as_u64().expect("pid").to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success());
+        self.child.wait().expect("exits").code()
+    }
 }
 
 /// Starts `armsim serve --addr 127.0.0.1:0 ARGS…` and waits for its ready line.
@@ -184,14 +195,7 @@ fn a_bad_world_file_is_exit_2_naming_the_file_and_line_and_leaves_no_ca() {
 #[test]
 fn ctrl_c_shuts_down_gracefully_with_exit_0() {
     let mut s = serve(&[]);
-    let pid = s.ready["pid"].as_u64().expect("pid").to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill")
-        .success());
-    let status = s.child.wait().expect("exits");
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(s.interrupt(), Some(0));
 }
 
 /// The CA certificate serve writes to the temporary folder goes when it stops; one written where
@@ -207,13 +211,7 @@ fn a_graceful_stop_removes_the_ca_it_wrote_and_keeps_one_asked_for() {
         let mut s = serve(&args);
         let ca = std::path::PathBuf::from(s.ready["ca_cert"].as_str().expect("ca_cert"));
         assert!(ca.exists(), "{args:?}: {} written", ca.display());
-        let pid = s.ready["pid"].as_u64().expect("pid").to_string();
-        assert!(Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill")
-            .success());
-        assert_eq!(s.child.wait().expect("exits").code(), Some(0));
+        assert_eq!(s.interrupt(), Some(0), "{args:?}");
         assert_eq!(ca.exists(), kept, "{args:?}: {}", ca.display());
         if !kept {
             let dir = ca.parent().expect("a folder");

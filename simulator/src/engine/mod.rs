@@ -1811,11 +1811,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_world_that_names_one_operation_twice_is_refused_by_name() {
+    /// The default world's engine, and its start.
+    fn default_engine() -> (Engine, Timestamp) {
         let world = crate::sim::default_world();
         let start = world.start;
-        let mut engine = Engine::new(world, 7, start).expect("default world");
+        (Engine::new(world, 7, start).expect("default world"), start)
+    }
+
+    /// Starts a backup of the default world's `contoso-apim` into blob `blob` at `now`.
+    fn back_up(engine: &mut Engine, blob: &str, now: Timestamp) -> Arc<str> {
         let key = engine.world.storage_accounts[0].keys[0].clone();
         let service = ServiceRef {
             subscription: "00000000-0000-0000-0000-000000000000".into(),
@@ -1823,13 +1827,17 @@ mod tests {
             name: "contoso-apim".into(),
         };
         let body = format!(
-            r#"{{"storageAccount":"contosobackups","containerName":"apim-backups","backupName":"b","accessKey":"{key}"}}"#
+            r#"{{"storageAccount":"contosobackups","containerName":"apim-backups","backupName":"{blob}","accessKey":"{key}"}}"#
         );
         let body = ActionBody::parse(body.as_bytes()).expect("JSON");
-        let id = engine
-            .backup(&service, "2024-05-01", &body, start)
-            .expect("accepted")
-            .operation_id;
+        let accepted = engine.backup(&service, "2024-05-01", &body, now);
+        accepted.expect("accepted").operation_id
+    }
+
+    #[test]
+    fn a_world_that_names_one_operation_twice_is_refused_by_name() {
+        let (mut engine, start) = default_engine();
+        let id = back_up(&mut engine, "b", start);
         let mut world = engine.snapshot(start);
         assert_eq!(Engine::new(world.clone(), 7, start).map(|_| ()), Ok(()));
         let again = world.operations[0].clone();
@@ -1840,26 +1848,13 @@ mod tests {
 
     #[test]
     fn operations_share_the_texts_they_repeat_and_keep_their_own_where_they_differ() {
-        let world = crate::sim::default_world();
-        let start = world.start;
-        let mut engine = Engine::new(world, 7, start).expect("default world");
-        let key = engine.world.storage_accounts[0].keys[0].clone();
-        let service = ServiceRef {
-            subscription: "00000000-0000-0000-0000-000000000000".into(),
-            resource_group: "contoso-dr".into(),
-            name: "contoso-apim".into(),
-        };
+        let (mut engine, start) = default_engine();
         // A day apart, so that each backup has ended before the next of the same service starts.
         let mut now = start;
         let mut backup = |blob: &str| {
-            let body = format!(
-                r#"{{"storageAccount":"contosobackups","containerName":"apim-backups","backupName":"{blob}","accessKey":"{key}"}}"#
-            );
-            let body = ActionBody::parse(body.as_bytes()).expect("JSON");
             now = now.plus(crate::clock::VDuration::from_days(1));
             engine.settle(now);
-            let accepted = engine.backup(&service, "2024-05-01", &body, now);
-            accepted.expect("accepted").operation_id
+            back_up(&mut engine, blob, now)
         };
         let (first, second, other) = (backup("b"), backup("b"), backup("c"));
         engine.settle(now.plus(crate::clock::VDuration::from_days(1)));
