@@ -412,8 +412,12 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         None => None,
     };
     let ca_cert = ca_path.as_ref().map(|p| p.display().to_string());
-    // Held until serve returns, however it returns: dropping it removes the file.
-    let _own_ca = ca_path.filter(|_| args.ca_out.is_none()).map(OwnCa);
+    // The CA written where serve chose (`/tmp/armsim-PORT/ca.pem`) vouches for a key that ends with
+    // the process: held until serve returns, however it returns, then removed with its folder. One
+    // written where `--ca-out` asked is the caller's to keep.
+    let _own_ca = ca_path
+        .filter(|_| args.ca_out.is_none())
+        .map(armsim_harness::scratch::Scratch::in_own_folder);
     let scheme = if material.is_some() { "https" } else { "http" };
     let endpoint = format!("{scheme}://{addr}");
     let tenant = world.identity.tenant_id.clone();
@@ -486,20 +490,6 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     sim.checkpoint()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The CA certificate serve wrote where it chose (`/tmp/armsim-PORT/ca.pem`): removed, with its
-/// folder (the port's own), when serve ends, stopped or failing to start, for it vouches for a key
-/// that ends with the process. One written where `--ca-out` asked is the caller's to keep.
-struct OwnCa(PathBuf);
-
-impl Drop for OwnCa {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are registered when this is called.

@@ -172,7 +172,7 @@ async fn dr_rehearsal(client: Client) {
     let backup = run(
         client,
         &server,
-        &ca.path,
+        ca.path(),
         &op("contoso-apim", "backup", "tonight.bak"),
     )
     .await;
@@ -196,7 +196,7 @@ async fn dr_rehearsal(client: Client) {
     let restore = run(
         client,
         &server,
-        &ca.path,
+        ca.path(),
         &op("contoso-apim-dr", "restore", "fresh.bak"),
     )
     .await;
@@ -223,7 +223,7 @@ async fn dr_rehearsal(client: Client) {
     let expired = run(
         client,
         &server,
-        &ca.path,
+        ca.path(),
         &op("contoso-apim-dr", "restore", "old.bak"),
     )
     .await;
@@ -246,7 +246,7 @@ async fn dr_rehearsal(client: Client) {
     let sku = run(
         client,
         &server,
-        &ca.path,
+        ca.path(),
         &op("contoso-apim-premium", "restore", "fresh.bak"),
     )
     .await;
@@ -262,7 +262,7 @@ async fn dr_rehearsal(client: Client) {
         ("AZURE_CLIENT_ID", "33333333-3333-3333-3333-333333333333"),
         ("AZURE_CLIENT_SECRET", "armsim-reader-secret"),
     ]);
-    let denied = run(client, &server, &ca.path, &reader).await;
+    let denied = run(client, &server, ca.path(), &reader).await;
     assert_eq!(
         (denied.exit, &denied.json["code"]),
         (Some(1), &Value::from("AuthorizationFailed")),
@@ -315,7 +315,7 @@ async fn short_tokens(client: Client) {
         ("ARMSIM_OPERATION", "restore"),
         ("ARMSIM_BACKUP_NAME", "fresh.bak"),
     ];
-    let refreshed = run(client, &server, &ca.path, &vars).await;
+    let refreshed = run(client, &server, ca.path(), &vars).await;
     assert_eq!(
         refreshed.exit,
         Some(0),
@@ -335,7 +335,7 @@ async fn short_tokens(client: Client) {
         ("ARMSIM_TOKEN", token.as_str()),
         ("AZURE_CLIENT_SECRET", ""),
     ]);
-    let stale = run(client, &server, &ca.path, &cached).await;
+    let stale = run(client, &server, ca.path(), &cached).await;
     assert_eq!(
         (stale.exit, &stale.json["code"]),
         (Some(1), &Value::from("ExpiredAuthenticationToken")),

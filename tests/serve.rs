@@ -47,7 +47,7 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        drop(crate::common::Scratch::ca_of(&self.ready));
+        drop(crate::common::ca_of(&self.ready));
     }
 }
 

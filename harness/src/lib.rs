@@ -12,6 +12,7 @@
 //! - [`run`]: per-scenario simulators, client processes, parallelism.
 //! - [`report`]: human report, coverage, JUnit XML, JSON.
 //! - [`fuzz`]: generated server behaviours for property-based testing of pollers, and their shrinking.
+//! - [`scratch`]: files written to the temporary folder for other processes, removed when done.
 
 pub mod fuzz;
 pub mod http;
@@ -19,4 +20,5 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod scratch;
 pub mod steps;

@@ -26,6 +26,7 @@ use crate::scenario::{
     self, BusyWith, ClientRun, ExitExpectation, JournalExpectation, KeyChoice, LoadedScenario,
     PrincipalChoice,
 };
+use crate::scratch::Scratch;
 use crate::steps::{Names, StepRunner};
 
 /// Time scale of client runs unless a scenario says otherwise: a 9-minute backup takes 0.9 s.
@@ -497,7 +498,7 @@ async fn run_client(
         "https://management.azure.com/",
         c.token_lifetime.unwrap_or(VDuration::from_days(30)),
     )?;
-    let ca_path = ca.display().to_string();
+    let ca_path = ca.path().display().to_string();
     let env: Vec<(&str, String)> = vec![
         ("ARMSIM_ENDPOINT", server.endpoint.clone()),
         ("ARMSIM_TOKEN", token),
@@ -758,7 +759,7 @@ pub fn display_path(p: &Path) -> String {
 
 /// Writes the in-process simulator's CA certificate where clients can read it (a file per server, in a
 /// folder per run), removed once the client is done with it.
-fn write_ca(server: &RunningServer) -> Result<CaFile, String> {
+fn write_ca(server: &RunningServer) -> Result<Scratch, String> {
     let pem = server
         .ca_pem
         .as_deref()
@@ -767,27 +768,7 @@ fn write_ca(server: &RunningServer) -> Result<CaFile, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("ca-{}.pem", server.addr.port()));
     std::fs::write(&path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(CaFile(path))
-}
-
-/// A client's CA certificate file: removed when dropped, and its folder with it once no other
-/// client's file is left there (so a run leaves nothing in the temporary folder).
-struct CaFile(std::path::PathBuf);
-
-impl CaFile {
-    fn display(&self) -> std::path::Display<'_> {
-        self.0.display()
-    }
-}
-
-impl Drop for CaFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        if let Some(dir) = self.0.parent() {
-            // Fails, harmlessly, while another client's file is still there.
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
+    Ok(Scratch::in_own_folder(path))
 }
 
 /// Starts another operation on the client's service through ARM, as a colleague would, so the client

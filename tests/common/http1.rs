@@ -94,7 +94,7 @@ impl Served {
 impl Drop for Served {
     fn drop(&mut self) {
         self.kill9();
-        drop(super::Scratch::ca_of(&self.ready));
+        drop(super::ca_of(&self.ready));
     }
 }
 

@@ -9,46 +9,12 @@ use armsim_simulator::sim::{default_world, SimConfig, Simulator};
 use armsim_simulator::World;
 use serde_json::{json, Value};
 
-/// A file in the temporary folder that a test wrote, or a server wrote for it (a CA certificate):
-/// removed when dropped, with its folder when the folder is the file's own and nothing else is left
-/// in it. So that a test run leaves nothing behind, whichever way the test ends.
-pub struct Scratch {
-    pub path: std::path::PathBuf,
-    own_folder: bool,
-}
+pub use armsim_harness::scratch::Scratch;
 
-impl Scratch {
-    /// A file directly in the temporary folder.
-    pub fn file(path: impl Into<std::path::PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            own_folder: false,
-        }
-    }
-
-    /// A file in a folder of its own (`/tmp/armsim-PORT/ca.pem`).
-    pub fn in_own_folder(path: impl Into<std::path::PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            own_folder: true,
-        }
-    }
-
-    /// The CA certificate a server's ready line names, if it wrote one.
-    pub fn ca_of(ready: &Value) -> Option<Self> {
-        ready["ca_cert"].as_str().map(Self::in_own_folder)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-        if self.own_folder {
-            if let Some(dir) = self.path.parent() {
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
-    }
+/// The CA certificate a server's ready line names, if it wrote one: removed when dropped, so that a
+/// test's killed server leaves nothing behind.
+pub fn ca_of(ready: &Value) -> Option<Scratch> {
+    ready["ca_cert"].as_str().map(Scratch::in_own_folder)
 }
 
 pub const SUB: &str = "00000000-0000-0000-0000-000000000000";

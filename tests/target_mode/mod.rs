@@ -52,7 +52,7 @@ fn target_mode_runs_portable_scenarios_and_skips_simulator_only_ones() {
     let ready: serde_json::Value = serde_json::from_str(&ready).expect("ready is JSON");
     let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
     let ca = ready["ca_cert"].as_str().expect("ca_cert").to_string();
-    let _ca_file = crate::common::Scratch::ca_of(&ready);
+    let _ca_file = crate::common::ca_of(&ready);
     assert!(endpoint.starts_with("https://"), "{endpoint}");
     // A token from the served Azure AD, as a team would get one from Entra ID for the real endpoint.
     let token = Command::new("curl")
