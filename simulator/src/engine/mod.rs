@@ -1149,24 +1149,15 @@ impl Engine {
             o.kind.is_none_or(|k| k == kind)
                 && o.service.as_deref().is_none_or(|s| same(s, &svc.name))
         });
-        let mut op = Operation {
-            id: key.clone(),
+        let mut op = Operation::started(
+            key.clone(),
             kind,
-            subscription: share(&mut self.texts.subscription, &r.subscription),
-            resource_group: share(&mut self.texts.resource_group, &r.resource_group),
-            service: share(&mut self.texts.service, &r.name),
-            api_version: share(&mut self.texts.api_version, api_version),
-            started_at: now,
-            ends_at: None,
-            status: OperationStatus::Running,
-            ended_at: None,
-            planned_failure: None,
-            forced_success: false,
-            target: None,
-            payload: None,
-            desired: None,
-            result: None,
-        };
+            share(&mut self.texts.subscription, &r.subscription),
+            share(&mut self.texts.resource_group, &r.resource_group),
+            share(&mut self.texts.service, &r.name),
+            share(&mut self.texts.api_version, api_version),
+            now,
+        );
         let mut never = false;
         if let Some(rule) = rule {
             if let Some(d) = rule.duration {

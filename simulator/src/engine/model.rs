@@ -713,6 +713,40 @@ pub struct Operation {
     pub result: Option<ServiceResult>,
 }
 
+impl Operation {
+    /// An operation just started at `started_at` on a service (named by its subscription, group,
+    /// name and the api-version it was called with): running, its end not yet decided, nothing
+    /// planned, targeted, taken or left.
+    pub fn started(
+        id: Arc<str>,
+        kind: OperationKind,
+        subscription: Arc<str>,
+        resource_group: Arc<str>,
+        service: Arc<str>,
+        api_version: Arc<str>,
+        started_at: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            subscription,
+            resource_group,
+            service,
+            api_version,
+            started_at,
+            ends_at: None,
+            status: OperationStatus::Running,
+            ended_at: None,
+            planned_failure: None,
+            forced_success: false,
+            target: None,
+            payload: None,
+            desired: None,
+            result: None,
+        }
+    }
+}
+
 /// The service as an operation left it, kept as the resource ([`Service::resource_view`]: no APIs or
 /// usage), not its JSON, so finishing an operation costs no rendering. The resource is shared: a service's
 /// finished operations hold one copy for as long as the resource does not change (a storm of backups of

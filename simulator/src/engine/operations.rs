@@ -128,28 +128,19 @@ mod tests {
 
     use super::*;
     use crate::clock::Timestamp;
-    use crate::engine::model::{OperationKind, OperationStatus};
+    use crate::engine::model::OperationKind;
 
     fn op(id: &str) -> Operation {
         let text: Arc<str> = Arc::from("x");
-        Operation {
-            id: Arc::from(id),
-            kind: OperationKind::Backup,
-            subscription: text.clone(),
-            resource_group: text.clone(),
-            service: text.clone(),
-            api_version: text,
-            started_at: Timestamp::from_millis(0),
-            ends_at: None,
-            status: OperationStatus::Running,
-            ended_at: None,
-            planned_failure: None,
-            forced_success: false,
-            target: None,
-            payload: None,
-            desired: None,
-            result: None,
-        }
+        Operation::started(
+            Arc::from(id),
+            OperationKind::Backup,
+            text.clone(),
+            text.clone(),
+            text.clone(),
+            text,
+            Timestamp::from_millis(0),
+        )
     }
 
     #[test]
