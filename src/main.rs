@@ -444,7 +444,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         let (store, saved) = DirStore::open(dir, clock)?;
         if let Some(saved) = saved {
             let path = store.path();
-            sim.restore(saved.world, saved.ids)
+            let position = saved.position();
+            sim.restore(saved.world, position)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             restored = true;
             tracing::info!(file = %path.display(), now = %sim.now(), "resumed the saved world");

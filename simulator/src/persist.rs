@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::ClockMode;
+use crate::engine::ids::Position;
 use crate::engine::model::World;
 use crate::sim::Simulator;
 
@@ -35,7 +36,7 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 pub trait Persist: Send + Sync {
     /// Saves `world` (whose `start` is the virtual now) and the id generator's position. Called under the
     /// simulator's lock after every request: it must be cheap when nothing changed.
-    fn save(&self, world: &World, ids: u64) -> Result<(), String>;
+    fn save(&self, world: &World, ids: Position) -> Result<(), String>;
 }
 
 /// The file's content.
@@ -45,10 +46,26 @@ pub struct Saved {
     pub format: String,
     /// Wall time of the write, for people reading the file (not used on load).
     pub saved_at: String,
-    /// The id generator's position, so a restart hands out no id twice.
+    /// The id generator's position, so a restart hands out no id twice: its state …
     pub ids: u64,
+    /// … and the next operation's counter (absent from files saved before it had one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<u32>,
     /// The world at the time of the write; `world.start` is the virtual now the clock resumes from.
     pub world: World,
+}
+
+impl Saved {
+    /// Where the id generator stood when the world was saved.
+    pub fn position(&self) -> Position {
+        match self.operations {
+            Some(operations) => Position {
+                state: self.ids,
+                operations,
+            },
+            None => Position::of_state(self.ids),
+        }
+    }
 }
 
 /// A data directory holding [`FILE`].
@@ -120,7 +137,7 @@ fn parse(bytes: &[u8]) -> Result<Saved, String> {
 }
 
 impl Persist for DirStore {
-    fn save(&self, world: &World, ids: u64) -> Result<(), String> {
+    fn save(&self, world: &World, ids: Position) -> Result<(), String> {
         let mut last = self.lock();
         let key = if self.scaled {
             let mut w = world.clone();
@@ -137,7 +154,8 @@ impl Persist for DirStore {
         let saved = Saved {
             format: FORMAT.into(),
             saved_at: jiff::Timestamp::now().to_string(),
-            ids,
+            ids: ids.state,
+            operations: Some(ids.operations),
             world: world.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&saved).map_err(|e| e.to_string())?;
@@ -194,12 +212,14 @@ mod tests {
         let (store, none) = DirStore::open(&dir, ClockMode::Manual).expect("open");
         assert!(none.is_none());
         let world = default_world();
-        store.save(&world, 42).expect("save");
-        store.save(&world, 43).expect("save again");
+        let at = |state, operations| Position { state, operations };
+        store.save(&world, at(42, 7)).expect("save");
+        store.save(&world, at(43, 8)).expect("save again");
         assert_eq!(store.writes(), 1, "an unchanged world is not written twice");
         let (_, saved) = DirStore::open(&dir, ClockMode::Manual).expect("reopen");
         let saved = saved.expect("a saved world");
-        assert_eq!((saved.ids, saved.world), (42, world));
+        assert_eq!(saved.position(), at(42, 7));
+        assert_eq!(saved.world, world);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -219,6 +239,21 @@ mod tests {
             .err()
             .expect("refused");
         assert!(err.contains("world.json") && err.contains("other"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_saved_before_operations_had_a_counter_resumes_at_the_counter_its_state_gives() {
+        let dir = temp_dir("before-counter");
+        fs::create_dir_all(&dir).expect("dir");
+        fs::write(
+            dir.join(FILE),
+            format!("{{\"format\":\"{FORMAT}\",\"savedAt\":\"\",\"ids\":42,\"world\":{{}}}}"),
+        )
+        .expect("write");
+        let (_, saved) = DirStore::open(&dir, ClockMode::Manual).expect("open");
+        let saved = saved.expect("a saved world");
+        assert_eq!(saved.position(), Position::of_state(42));
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -15,7 +15,7 @@ use crate::arm::error::ArmError;
 use crate::arm::wire;
 use crate::clock::{Clock, ClockMode, Timestamp, VDuration};
 use crate::engine::action_body::ActionBody;
-use crate::engine::ids::Ids;
+use crate::engine::ids::{Ids, Position};
 use crate::engine::model::World;
 use crate::engine::{Engine, PollAnswer, ServiceWrite};
 use crate::fault::{self, FaultPlan, FaultState, RequestFacts};
@@ -233,7 +233,7 @@ impl Simulator {
     }
 
     /// Loads a saved world and the id generator's position: the clock resumes at `world.start`.
-    pub fn restore(&self, world: World, ids: u64) -> Result<(), String> {
+    pub fn restore(&self, world: World, ids: Position) -> Result<(), String> {
         self.set_state(world)?;
         *self.lock().engine.ids() = Ids::resume(ids);
         Ok(())

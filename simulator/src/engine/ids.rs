@@ -2,48 +2,68 @@
 //! same seed and the same requests produces the same bytes.
 
 /// SplitMix64: tiny, fast and good enough for ids (not for secrets that must resist guessing — keys
-/// made here protect nothing real).
+/// made here protect nothing real). Operation ids take their suffix from a counter of their own (see
+/// [`operation_suffix`]).
 #[derive(Debug, Clone)]
 pub struct Ids {
     state: u64,
+    /// The next operation's counter.
+    operations: u32,
+}
+
+/// Where an [`Ids`] stands: saved with a persisted world so a restarted simulator goes on with fresh ids
+/// instead of repeating the ones it already handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub state: u64,
+    pub operations: u32,
+}
+
+impl Position {
+    /// A generator's position with its operation counter at the start its state gives: each seed counts
+    /// its operations from a start of its own, so two seeds' ids differ, found by mixing the state
+    /// rather than drawing from it (the GUIDs a seed makes are the same with or without operations).
+    /// Also the position of a world saved before operations had a counter (its state only).
+    pub fn of_state(state: u64) -> Self {
+        Self {
+            state,
+            operations: mix(!state) as u32,
+        }
+    }
 }
 
 impl Ids {
     pub fn new(seed: u64) -> Self {
-        Self {
-            state: seed ^ 0x9E37_79B9_7F4A_7C15,
+        Self::resume(Position::of_state(seed ^ 0x9E37_79B9_7F4A_7C15))
+    }
+
+    pub fn position(&self) -> Position {
+        Position {
+            state: self.state,
+            operations: self.operations,
         }
     }
 
-    /// Where the generator stands: saved with a persisted world so a restarted simulator goes on with
-    /// fresh ids instead of repeating the ones it already handed out.
-    pub fn position(&self) -> u64 {
-        self.state
-    }
-
     /// A generator that continues from a saved [`Ids::position`].
-    pub fn resume(position: u64) -> Self {
-        Self { state: position }
+    pub fn resume(position: Position) -> Self {
+        Self {
+            state: position.state,
+            operations: position.operations,
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix(self.state)
     }
 
-    /// Eight lower-case hex digits, as in operation ids (`_Backup_75e6eaea`).
-    pub fn hex8(&mut self) -> String {
-        let mut out = String::with_capacity(8);
-        self.push_hex8(&mut out);
-        out
-    }
-
-    /// [`Ids::hex8`], appended to `out`.
-    pub fn push_hex8(&mut self, out: &mut String) {
-        push_hex(out, self.next_u64() & 0xffff_ffff, 8);
+    /// Appends the next operation's suffix to `out` (eight hex digits, [`operation_suffix`] of its
+    /// counter) and returns that counter.
+    pub fn push_operation_suffix(&mut self, out: &mut String) -> u32 {
+        let counter = self.operations;
+        self.operations = counter.wrapping_add(1);
+        push_hex(out, u64::from(operation_suffix(counter)), 8);
+        counter
     }
 
     /// A version-4-shaped GUID. Two of these are made for every answer, so they are written digit by
@@ -72,6 +92,36 @@ impl Ids {
     }
 }
 
+/// SplitMix64's output function.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// An operation id's suffix, from the operation's counter: eight hex digits that look as random as
+/// ARM's (`_Backup_75e6eaea`), and that [`operation_counter`] turns back into the counter, so the engine
+/// files consecutive operations side by side (`engine/operations.rs`). A bijection of 32 bits (Chris
+/// Wellons's `lowbias32`): no two counters share a suffix.
+pub fn operation_suffix(counter: u32) -> u32 {
+    let mut x = counter;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^ (x >> 16)
+}
+
+/// The counter whose suffix is `suffix`: the inverse of [`operation_suffix`].
+pub fn operation_counter(suffix: u32) -> u32 {
+    let mut x = suffix;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x4302_1123);
+    x ^= (x >> 15) ^ (x >> 30);
+    x = x.wrapping_mul(0x1d69_e2a5);
+    x ^ (x >> 16)
+}
+
 /// Appends the low `digits` hex digits of `v`, lower case, zero-padded.
 fn push_hex(out: &mut String, v: u64, digits: u32) {
     for i in (0..digits).rev() {
@@ -91,7 +141,7 @@ mod tests {
         let g = a.guid();
         assert_eq!(g.len(), 36);
         assert_eq!(&g[14..15], "4");
-        assert_ne!(Ids::new(8).hex8(), Ids::new(7).hex8());
+        assert_ne!(Ids::new(8).guid(), Ids::new(7).guid());
         assert_eq!(a.storage_key().len(), 88);
     }
 
@@ -109,7 +159,48 @@ mod tests {
                 b & 0xffff_ffff_ffff
             );
             assert_eq!(ids.guid(), expected);
-            assert_eq!(ids.hex8(), format!("{:08x}", raw.next_u64() as u32));
+            let (mut hex, v) = (String::new(), raw.next_u64());
+            push_hex(&mut hex, v & 0xffff_ffff, 8);
+            assert_eq!(hex, format!("{:08x}", v as u32));
         }
+    }
+
+    #[test]
+    fn an_operation_suffix_turns_back_into_its_counter_and_no_two_counters_share_one() {
+        let mut seen = std::collections::HashSet::new();
+        let mut ids = Ids::new(7);
+        for _ in 0..100_000 {
+            let mut hex = String::new();
+            let counter = ids.push_operation_suffix(&mut hex);
+            let suffix = u32::from_str_radix(&hex, 16).expect("eight hex digits");
+            assert_eq!(hex.len(), 8);
+            assert_eq!(operation_counter(suffix), counter, "{hex}");
+            assert!(seen.insert(suffix), "{hex} twice");
+        }
+        for x in [0, 1, u32::MAX, 0x8000_0000, 0x7fff_ffff] {
+            assert_eq!(operation_counter(operation_suffix(x)), x);
+            assert_eq!(operation_suffix(operation_counter(x)), x);
+        }
+    }
+
+    #[test]
+    fn operation_counters_start_apart_per_seed_and_resume_where_they_stood() {
+        let first = |seed| {
+            let mut hex = String::new();
+            Ids::new(seed).push_operation_suffix(&mut hex);
+            hex
+        };
+        assert_ne!(first(7), first(8));
+        let mut ids = Ids::new(7);
+        let mut hex = String::new();
+        ids.push_operation_suffix(&mut hex);
+        let _ = ids.guid();
+        let mut resumed = Ids::resume(ids.position());
+        let (mut a, mut b) = (String::new(), String::new());
+        assert_eq!(
+            ids.push_operation_suffix(&mut a),
+            resumed.push_operation_suffix(&mut b)
+        );
+        assert_eq!((a, ids.guid()), (b, resumed.guid()));
     }
 }

@@ -1125,7 +1125,7 @@ impl Engine {
             for part in [":", &r.name, "_", kind.id_word(), "_"] {
                 raw.push_str(part);
             }
-            self.ids.push_hex8(raw);
+            self.ids.push_operation_suffix(raw);
             let mut id = String::with_capacity(raw.len().div_ceil(3) * 4);
             base64::Engine::encode_string(
                 &base64::engine::general_purpose::STANDARD,
@@ -1877,6 +1877,24 @@ mod tests {
             "another blob name"
         );
         assert_eq!(&*other.target.expect("target").blob, "c");
+    }
+
+    /// What keeps a POST storm's table work on lines the POST before touched
+    /// (`engine/operations.rs`): the ids the engine makes read back as consecutive counters.
+    #[test]
+    fn the_engine_files_consecutive_operations_under_consecutive_keys() {
+        let (mut engine, start) = default_engine();
+        let mut now = start;
+        let keys: Vec<u32> = (0..3)
+            .map(|_| {
+                now = now.plus(crate::clock::VDuration::from_days(1));
+                engine.settle(now);
+                let id = back_up(&mut engine, "b", now);
+                engine.operations.key(&id)
+            })
+            .collect();
+        let next = |k: u32| k.wrapping_add(1);
+        assert_eq!([keys[1], keys[2]], [next(keys[0]), next(keys[1])]);
     }
 
     #[test]
