@@ -347,6 +347,13 @@ impl Journal {
         };
         self.next_seq += 1;
         self.entries.push_back(entry);
+        if self.entries.len() == self.capacity {
+            // The next exchange lets go of the oldest entry and packs into its buffer.
+            if let Some(next) = self.entries.front() {
+                crate::prefetch::prefetch(next);
+                crate::prefetch::prefetch(next.text.0.as_slice());
+            }
+        }
     }
 
     pub fn entries(&self) -> Vec<JournalEntry> {

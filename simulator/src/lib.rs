@@ -26,6 +26,7 @@
 //! - [`fault`]: seeded fault plans (errors, throttling, latency, broken bodies and headers).
 //! - [`journal`]: every exchange, secrets redacted.
 //! - [`persist`]: the world on disk for `--data-dir` (atomic replace of one JSON file).
+//! - `prefetch`: asking the processor early for what the next request lets go of.
 
 pub mod arm;
 pub mod clock;
@@ -35,6 +36,7 @@ pub mod http;
 pub mod identity;
 pub mod journal;
 pub mod persist;
+mod prefetch;
 pub mod server;
 pub mod sim;
 pub mod tls;
