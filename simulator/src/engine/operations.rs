@@ -29,6 +29,13 @@ use super::model::Operation;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Slot(u32);
 
+#[cfg(test)]
+impl Slot {
+    pub(super) fn for_tests(n: u32) -> Self {
+        Self(n)
+    }
+}
+
 #[derive(Debug)]
 struct Kept {
     /// The key of the operation's id, under which the table files its slot.
