@@ -573,7 +573,41 @@ pub(crate) fn oracle_context(sc: &scenario::Scenario) -> Context {
     }
 }
 
-/// Runs `sh -c CMD` with the env contract; stops its whole process group at `limit`.
+/// How long a client stopped at its time limit has between `SIGTERM` and `SIGKILL`: long enough for a
+/// script's `trap` to remove what it made (the CLI example's configuration folder, a runbook's lock),
+/// short enough that a client ignoring the signal costs a run little.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Stops a client's whole process group (`sh -c` and whatever it started) as a service manager would:
+/// `SIGTERM`, then, for whatever is still running [`STOP_GRACE`] later, `SIGKILL`. Signals go through
+/// `kill(1)`: sending one to a group from Rust needs `unsafe` or another crate.
+async fn stop_group(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let group = format!("-{pid}");
+        let signal = |sig: &str| {
+            std::process::Command::new("kill")
+                .args([sig, "--", &group])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        signal("-TERM");
+        let deadline = Instant::now() + STOP_GRACE;
+        loop {
+            // Reaped, so that a finished `sh` does not count as a member still running.
+            let _ = child.try_wait();
+            if !signal("-0") || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        signal("-KILL");
+    }
+    let _ = child.kill().await;
+    let _ = child.wait().await;
+}
+
+/// Runs `sh -c CMD` with the env contract; stops its whole process group at `limit` ([`stop_group`]).
 async fn run_command(
     cmd: &str,
     env: &[(&str, String)],
@@ -613,14 +647,7 @@ async fn run_command(
         Ok(Ok(status)) => (status.code(), false),
         Ok(Err(e)) => return Err(format!("waiting for the client: {e}")),
         Err(_) => {
-            if let Some(pid) = child.id() {
-                // The whole group: `sh -c` and whatever it started.
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .status();
-            }
-            let _ = child.kill().await;
-            let _ = child.wait().await;
+            stop_group(&mut child).await;
             (None, true)
         }
     };
@@ -829,4 +856,64 @@ fn hold_service(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scratch::Scratch;
+
+    fn mark(name: &str) -> Scratch {
+        Scratch::file(
+            std::env::temp_dir().join(format!("armsim-stop-{name}-{}", std::process::id())),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_client_at_its_time_limit_is_sent_sigterm_and_its_trap_runs() {
+        let cleaned = mark("trap");
+        let cmd = format!(
+            r#"trap 'echo cleaned > "{}"; exit 3' TERM; while :; do sleep 0.05; done"#,
+            cleaned.path().display()
+        );
+        let exit = run_command(&cmd, &[], Duration::from_millis(300))
+            .await
+            .expect("ran");
+        assert!(exit.killed, "stopped at the limit");
+        let written = std::fs::read_to_string(cleaned.path()).unwrap_or_default();
+        assert_eq!(written.trim(), "cleaned", "the client's TERM trap ran");
+        assert!(
+            u128::from(exit.wall_ms) < (Duration::from_millis(300) + STOP_GRACE).as_millis(),
+            "a client that exits on TERM is not held for the grace period: {} ms",
+            exit.wall_ms
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_ignores_sigterm_is_killed_after_the_grace_period() {
+        let survived = mark("ignore");
+        // The grandchild ignores TERM too, and would write its mark if it outlived the stop.
+        let cmd = format!(
+            r#"trap '' TERM; (sleep 4; echo alive > "{}") & wait"#,
+            survived.path().display()
+        );
+        let exit = run_command(&cmd, &[], Duration::from_millis(200))
+            .await
+            .expect("ran");
+        assert!(exit.killed);
+        let waited = Duration::from_millis(exit.wall_ms);
+        assert!(
+            waited >= STOP_GRACE,
+            "held for the grace period first: {waited:?}"
+        );
+        assert!(
+            waited < STOP_GRACE + Duration::from_secs(2),
+            "then killed: {waited:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(
+            !survived.path().exists(),
+            "nothing of the client's group outlives the stop"
+        );
+    }
 }
