@@ -1617,7 +1617,8 @@ pub fn valid_container_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
-        && !name.contains("--")
+        // Not `contains("--")`: its searcher's set-up cost a backup POST 450 instructions (callgrind).
+        && !name.as_bytes().windows(2).any(|pair| pair == b"--")
 }
 
 fn valid_storage_name(name: &str) -> bool {
@@ -1954,6 +1955,28 @@ mod tests {
         assert_eq!(order, expected);
         assert_eq!(q.pop_first(), Some((at(9), Slot::for_tests(5))));
         assert_eq!(q.pop_first(), None);
+    }
+
+    #[test]
+    fn a_container_name_follows_storage_rules() {
+        let long = "a".repeat(63);
+        for ok in ["abc", "apim-backups", "a-b-c", "2026-12-07", long.as_str()] {
+            assert!(valid_container_name(ok), "{ok}");
+        }
+        let too_long = "a".repeat(64);
+        for bad in [
+            "ab",
+            too_long.as_str(),
+            "Apim",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a--b",
+            "ab c",
+            "é-ab",
+        ] {
+            assert!(!valid_container_name(bad), "{bad}");
+        }
     }
 
     #[test]
