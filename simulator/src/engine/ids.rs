@@ -5,17 +5,15 @@
 /// made here protect nothing real). Operation ids take their suffix from a counter of their own (see
 /// [`operation_suffix`]).
 #[derive(Debug, Clone)]
-pub struct Ids {
-    state: u64,
-    /// The next operation's counter.
-    operations: u32,
-}
+pub struct Ids(Position);
 
-/// Where an [`Ids`] stands: saved with a persisted world so a restarted simulator goes on with fresh ids
-/// instead of repeating the ones it already handed out.
+/// Where an [`Ids`] stands, all of its state: saved with a persisted world so a restarted simulator goes
+/// on with fresh ids instead of repeating the ones it already handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
+    /// SplitMix64's state: GUIDs and keys.
     pub state: u64,
+    /// The next operation's counter.
     pub operations: u32,
 }
 
@@ -38,30 +36,24 @@ impl Ids {
     }
 
     pub fn position(&self) -> Position {
-        Position {
-            state: self.state,
-            operations: self.operations,
-        }
+        self.0
     }
 
     /// A generator that continues from a saved [`Ids::position`].
     pub fn resume(position: Position) -> Self {
-        Self {
-            state: position.state,
-            operations: position.operations,
-        }
+        Self(position)
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.state)
+        self.0.state = self.0.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.0.state)
     }
 
     /// Appends the next operation's suffix to `out` (eight hex digits, [`operation_suffix`] of its
     /// counter) and returns that counter.
     pub fn push_operation_suffix(&mut self, out: &mut String) -> u32 {
-        let counter = self.operations;
-        self.operations = counter.wrapping_add(1);
+        let counter = self.0.operations;
+        self.0.operations = counter.wrapping_add(1);
         push_hex(out, u64::from(operation_suffix(counter)), 8);
         counter
     }
