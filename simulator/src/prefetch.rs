@@ -5,7 +5,7 @@
 //! waits for main memory, for the entry and for each line of its buffer. Which entry the next request
 //! lets go of is known, so when this one is recorded the journal asks for it: the fetch overlaps with
 //! writing this answer and waiting for the next request, instead of stalling the next one
-//! (bench/README.md, "Prefetching the journal's next entry").
+//! (bench/README.md, "This round, end").
 
 /// The size of a cache line on the processors armsim runs on.
 const LINE: usize = 64;
@@ -14,17 +14,15 @@ const LINE: usize = 64;
 /// and cannot fault; where the target has no prefetch instruction armsim uses, it does nothing.
 pub(crate) fn prefetch<T: ?Sized>(value: &T) {
     let start = std::ptr::from_ref(value).cast::<u8>();
-    let len = std::mem::size_of_val(value);
-    if len == 0 {
-        return;
+    for line in lines(start.addr(), std::mem::size_of_val(value)) {
+        prefetch_line(start.with_addr(line));
     }
-    let first = start.wrapping_sub(start.addr() % LINE);
-    let end = start.addr() + len;
-    let mut line = first;
-    while line.addr() < end {
-        prefetch_line(line);
-        line = line.wrapping_add(LINE);
-    }
+}
+
+/// The address of each cache line that bytes `addr..addr + len` touch, once each.
+fn lines(addr: usize, len: usize) -> impl Iterator<Item = usize> {
+    let first = if len == 0 { addr } else { addr - addr % LINE };
+    (first..addr + len).step_by(LINE)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -45,14 +43,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefetching_any_value_changes_nothing() {
+    fn every_line_a_value_touches_is_asked_for_once() {
+        let lines = |addr, len| lines(addr, len).collect::<Vec<_>>();
+        assert_eq!(lines(64, 1), [64], "one byte, one line");
+        assert_eq!(lines(64, 64), [64], "a whole line, aligned");
+        assert_eq!(lines(63, 2), [0, 64], "two bytes across a boundary");
+        assert_eq!(lines(1, 128), [0, 64, 128], "unaligned at both ends");
+        assert_eq!(lines(0, 128), [0, 64]);
+        assert_eq!(lines(100, 0), Vec::<usize>::new(), "nothing for nothing");
+        // And the real thing, on values of every alignment: no fault, no change.
         let bytes: Vec<u8> = (0..=255).collect();
-        for start in [0, 1, 63, 64, 200] {
+        for start in [0, 1, 63, 64, 200, 256] {
             prefetch(&bytes[start..]);
         }
-        prefetch(&bytes[..0]);
         prefetch(&());
-        prefetch(&bytes);
         assert_eq!(bytes, (0..=255).collect::<Vec<u8>>());
     }
 }
