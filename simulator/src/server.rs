@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -27,6 +27,9 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::sim::{SimConfig, Simulator};
 use crate::tls::{self, TlsMaterial};
 
+mod head_deadline;
+use head_deadline::{HeadDeadline, Progress};
+
 /// Largest request body accepted; larger ones get an ARM-shaped 413.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -37,8 +40,11 @@ pub struct Limits {
     /// queue in the kernel's listen backlog and are served as soon as a slot frees, instead of being
     /// refused (CI bursts succeed, slower). Idle connections free their slot after `header_read_timeout`.
     pub max_connections: usize,
-    /// Time an HTTP/1 client has to send a request's headers, counted from when the server starts
-    /// waiting for them (so an idle keep-alive connection is closed after it too).
+    /// Time a client has to send a request's headers, counted from when it last made progress (a
+    /// request's head received, or its answer finished), so an idle keep-alive connection is closed
+    /// after it too. A connection is closed between one and one and a half of it later (one timer a
+    /// connection, ticking every half: `server/head_deadline.rs`); time spent making an answer never
+    /// counts. HTTP/1 and HTTP/2 alike.
     pub header_read_timeout: Duration,
 }
 
@@ -81,11 +87,10 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    // The header read timeout is kept by `head_deadline`, one timer a connection, not hyper's, one
+    // a request.
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let timeout = limits.header_read_timeout;
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
@@ -109,7 +114,7 @@ pub async fn run_with(
                 };
                 let _ = stream.set_nodelay(true);
                 match &tls {
-                    None => serve_connection(&builder, &graceful, TokioIo::new(stream), sim.clone(), slot),
+                    None => serve_connection(&builder, &graceful, stream, sim.clone(), timeout, slot),
                     Some(acceptor) => {
                         // The handshake runs in its own task so a slow client cannot stall the accept loop.
                         let (acceptor, builder, sim) = (acceptor.clone(), builder.clone(), sim.clone());
@@ -118,7 +123,7 @@ pub async fn run_with(
                             let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
                             match handshake.await {
                                 Ok(Ok(tls_stream)) => {
-                                    let conn = serve(&builder, TokioIo::new(tls_stream), sim);
+                                    let conn = serve(&builder, tls_stream, sim, timeout);
                                     if let Err(e) = watcher.watch(conn).await {
                                         tracing::debug!(error = %e, "TLS connection ended with an error");
                                     }
@@ -142,11 +147,25 @@ pub async fn run_with(
     Ok(())
 }
 
-/// One connection's hyper future, answering every request through `sim`.
+/// What a connection's requests share: the simulator, and the count its head deadline reads.
+struct Connection {
+    sim: Arc<Simulator>,
+    progress: Progress,
+}
+
+impl AsRef<Progress> for Connection {
+    fn as_ref(&self) -> &Progress {
+        &self.progress
+    }
+}
+
+/// One connection's hyper future, answering every request through `sim`, closed when a request's
+/// head is `header_read_timeout` overdue.
 fn serve<IO>(
     builder: &auto::Builder<TokioExecutor>,
-    io: TokioIo<IO>,
+    io: IO,
     sim: Arc<Simulator>,
+    header_read_timeout: Duration,
 ) -> impl hyper_util::server::graceful::GracefulConnection<
     Error = Box<dyn std::error::Error + Send + Sync>,
 > + Send
@@ -154,9 +173,21 @@ fn serve<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let connection = Arc::new(Connection {
+        sim,
+        progress: Progress::default(),
+    });
+    let io = TokioIo::new(HeadDeadline::new(
+        io,
+        connection.clone(),
+        header_read_timeout,
+    ));
     let service = service_fn(move |req| {
-        let sim = sim.clone();
-        async move { deliver(answer(&sim, req).await).await }
+        let connection = connection.clone();
+        async move {
+            let _answering = connection.progress.answering();
+            deliver(answer(&connection.sim, req).await).await
+        }
     });
     builder
         .serve_connection_with_upgrades(io, service)
@@ -166,13 +197,14 @@ where
 fn serve_connection<IO>(
     builder: &auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
-    io: TokioIo<IO>,
+    io: IO,
     sim: Arc<Simulator>,
+    header_read_timeout: Duration,
     slot: OwnedSemaphorePermit,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = graceful.watch(serve(builder, io, sim));
+    let conn = graceful.watch(serve(builder, io, sim, header_read_timeout));
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "connection ended with an error");

@@ -97,6 +97,40 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_slower_than_the_header_timeout_is_delivered_and_the_connection_kept() {
+    let addr = serve_with(Limits {
+        header_read_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    })
+    .await;
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let plan = r#"[{"when":{"route":"subscription"},"action":{"latency":{"ms":900}}}]"#;
+        write!(
+            s,
+            "PUT /_armsim/faults HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{plan}",
+            plan.len()
+        )
+        .expect("write");
+        let put = read_answer(&mut s).expect("the plan's answer");
+        assert!(put.starts_with("HTTP/1.1 200"), "{put}");
+        // Four timeouts and a half pass while the answer is made: none of it is the client's to spend.
+        for _ in 0..2 {
+            let asked = std::time::Instant::now();
+            s.write_all(b"GET /subscriptions/00000000-0000-0000-0000-000000000000?api-version=2022-12-01 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer any\r\n\r\n")
+                .expect("write");
+            let answer = read_answer(&mut s).expect("the late answer, on the same connection");
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert!(asked.elapsed() >= Duration::from_millis(900), "the fault's delay was not applied");
+        }
+    })
+    .await
+    .expect("join");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn above_the_connection_limit_a_client_waits_for_a_free_slot() {
     let addr = serve_with(Limits {
         max_connections: 1,
