@@ -47,7 +47,8 @@ impl Progress {
     }
 
     /// Heads received and answers finished, in one number that moves whenever either does, and
-    /// whether an answer is being made.
+    /// whether an answer is being made. The answers are read first: a request begun and finished
+    /// between the two loads (another thread's, over HTTP/2) reads as being answered, never as idle.
     fn snapshot(&self) -> (u64, bool) {
         let answered = self.answered.load(Relaxed);
         let heads = self.heads.load(Relaxed);
