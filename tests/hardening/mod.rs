@@ -194,6 +194,36 @@ async fn one_plain_port_serves_http1_and_http2_with_prior_knowledge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
+    let addr = serve_with(Limits {
+        header_read_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    })
+    .await;
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    let conn = tokio::spawn(conn);
+    let request = hyper::Request::get(format!("http://{addr}/_armsim/health"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let answer = sender.send_request(request).await.expect("HTTP/2 answer");
+    assert_eq!(answer.status().as_u16(), 200);
+    // No stream opens after that one: the server closes the connection, and the client's ends.
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(
+        ended.is_ok(),
+        "the idle HTTP/2 connection was still open after 5 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_tls_the_protocol_is_the_one_alpn_chose() {
     let server = armsim_simulator::server::RunningServer::start_tls(SimConfig {
         auth: AuthMode::Permissive,
