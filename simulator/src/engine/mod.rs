@@ -1155,7 +1155,7 @@ impl Engine {
     ) -> Arc<str> {
         let svc = &self.world.services[service_index];
         // A loaded world (PUT /_armsim/state) may hold ids this generator will hand out again: skip them.
-        let id = loop {
+        let (id, key) = loop {
             // `{region}:{name}_{Kind}_{8 hex digits}`, base64: made in one buffer, encoded into another.
             let raw = &mut self.id_scratch;
             raw.clear();
@@ -1163,19 +1163,20 @@ impl Engine {
             for part in [":", &r.name, "_", kind.id_word(), "_"] {
                 raw.push_str(part);
             }
-            self.ids.push_operation_suffix(raw);
+            let counter = self.ids.push_operation_suffix(raw);
             let mut id = String::with_capacity(raw.len().div_ceil(3) * 4);
             base64::Engine::encode_string(
                 &base64::engine::general_purpose::STANDARD,
                 raw.as_bytes(),
                 &mut id,
             );
-            if !self.operations.contains(&id) {
-                break id;
+            // An id armsim made is filed under its counter (engine/operations.rs).
+            if self.operations.find_keyed(counter, &id).is_none() {
+                break (id, counter);
             }
         };
         // One shared copy of the id is the operation's, keys it and queues it.
-        let key: Arc<str> = Arc::from(id.as_str());
+        let shared: Arc<str> = Arc::from(id.as_str());
         let behaviour = &self.world.behaviour;
         let mut duration = match kind {
             OperationKind::Backup => behaviour.durations.backup,
@@ -1188,7 +1189,7 @@ impl Engine {
                 && o.service.as_deref().is_none_or(|s| same(s, &svc.name))
         });
         let mut op = Operation::started(
-            key.clone(),
+            shared.clone(),
             kind,
             share(&mut self.texts.subscription, &r.subscription),
             share(&mut self.texts.resource_group, &r.resource_group),
@@ -1214,7 +1215,7 @@ impl Engine {
         }
         let end = (!never).then(|| now.plus(duration));
         op.ends_at = end;
-        let slot = self.operations.insert(op);
+        let slot = self.operations.insert_keyed(key, op);
         if let Some(end) = end {
             self.deadlines.push(end, slot);
         }
@@ -1224,7 +1225,7 @@ impl Engine {
             set_text(&mut svc.provisioning_state, "Updating");
         }
         set_text(&mut svc.target_provisioning_state, "Succeeded");
-        key
+        shared
     }
 
     /// Ends an operation at `at`, applying its effects once.
