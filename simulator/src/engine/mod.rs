@@ -417,17 +417,24 @@ impl Engine {
         }
     }
 
+    /// The service `r` names; else the error for the first of its subscription, group and name that
+    /// is not there. A service found has both of the others: `normalize` checks every service's group
+    /// when a world is loaded, and no request removes a group or a subscription. So they are checked
+    /// only when it is not found, which spares a scan of both lists on every request to a service
+    /// (459 instructions a backup POST, callgrind).
     fn service_index(&self, r: &ServiceRef) -> Result<usize, ArmError> {
-        self.check_group(&r.subscription, &r.resource_group)?;
-        Self::with_service_key(&r.subscription, &r.resource_group, &r.name, |key| {
+        let found = Self::with_service_key(&r.subscription, &r.resource_group, &r.name, |key| {
             self.service_at.get(key).copied()
-        })
-        .ok_or_else(|| {
-            ArmError::resource_not_found(
-                &format!("Microsoft.ApiManagement/service/{}", r.name),
-                &r.resource_group,
-            )
-        })
+        });
+        if let Some(index) = found {
+            debug_assert!(self.check_group(&r.subscription, &r.resource_group).is_ok());
+            return Ok(index);
+        }
+        self.check_group(&r.subscription, &r.resource_group)?;
+        Err(ArmError::resource_not_found(
+            &format!("Microsoft.ApiManagement/service/{}", r.name),
+            &r.resource_group,
+        ))
     }
 
     pub fn service(&self, r: &ServiceRef) -> Result<&Service, ArmError> {
