@@ -69,15 +69,24 @@ fn read_answer(stream: &mut TcpStream) -> std::io::Result<String> {
     }
 }
 
+/// The header read timeout of the tests that wait for it: short, so they are quick, and still well
+/// above a loaded CI machine's scheduling delays.
+const HEADER_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// A server with serve's limits but a [`HEADER_TIMEOUT`] header read timeout.
+async fn serve_with_header_timeout() -> String {
+    serve_with(Limits {
+        header_read_timeout: HEADER_TIMEOUT,
+        ..Limits::default()
+    })
+    .await
+}
+
 const HEALTH: &[u8] = b"GET /_armsim/health HTTP/1.1\r\nhost: x\r\n\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
-    let addr = serve_with(Limits {
-        header_read_timeout: Duration::from_millis(200),
-        ..Limits::default()
-    })
-    .await;
+    let addr = serve_with_header_timeout().await;
     let closed = tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(&addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -98,11 +107,7 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_slower_than_the_header_timeout_is_delivered_and_the_connection_kept() {
-    let addr = serve_with(Limits {
-        header_read_timeout: Duration::from_millis(200),
-        ..Limits::default()
-    })
-    .await;
+    let addr = serve_with_header_timeout().await;
     tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(&addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -195,11 +200,7 @@ async fn one_plain_port_serves_http1_and_http2_with_prior_knowledge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
-    let addr = serve_with(Limits {
-        header_read_timeout: Duration::from_millis(200),
-        ..Limits::default()
-    })
-    .await;
+    let addr = serve_with_header_timeout().await;
     let tcp = tokio::net::TcpStream::connect(&addr)
         .await
         .expect("connect");
