@@ -4,8 +4,6 @@
 //! request arrived (wall time, which is what a client's sleeping spends, and virtual time), what was asked,
 //! what was answered, which route and operation it touched, and which fault (if any) shaped the answer.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -106,7 +104,14 @@ pub struct Exchange<'a> {
 /// A bounded ring of entries: the oldest are dropped once `capacity` is reached, so memory stays flat.
 #[derive(Debug)]
 pub struct Journal {
-    entries: VecDeque<Raw>,
+    /// Filled in order until `capacity`; from then on each new entry takes the place of the oldest,
+    /// at `oldest`, so the entries read oldest first from `oldest` to the end, then from the start.
+    /// Replaced in place, rather than popped from a `VecDeque`'s front and pushed at its back: a deque
+    /// grows to a power of two (16,384 for serve's 10,000), so its back is a slot 6,384 exchanges cold,
+    /// not the one just let go of, which the last exchange asked the processor for (bench/README.md,
+    /// "The journal's ring, in place").
+    entries: Vec<Raw>,
+    oldest: usize,
     capacity: usize,
     next_seq: u64,
     /// The size of the last entry's buffer, packed: what the next is expected to need.
@@ -291,7 +296,8 @@ impl Raw {
 impl Journal {
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: VecDeque::new(),
+            entries: Vec::new(),
+            oldest: 0,
             capacity: capacity.max(1),
             next_seq: 1,
             last_len: 0,
@@ -305,15 +311,13 @@ impl Journal {
             KeptBody::Packed => &req.body,
             _ => &[],
         };
-        let mut packed = if self.entries.len() == self.capacity {
+        let full = self.entries.len() == self.capacity;
+        let mut packed = match self.entries.get_mut(self.oldest) {
             // A buffer grown by a large body is let go rather than kept at that size.
-            self.entries
-                .pop_front()
-                .map(|old| old.text)
-                .filter(|t| t.0.capacity() <= REUSED_BUFFER_MAX)
-                .unwrap_or_default()
-        } else {
-            Packed::default()
+            Some(old) if full && old.text.0.capacity() <= REUSED_BUFFER_MAX => {
+                std::mem::take(&mut old.text)
+            }
+            _ => Packed::default(),
         };
         packed.clear_for(self.last_len);
         for item in [
@@ -346,24 +350,36 @@ impl Journal {
             fault: x.fault,
         };
         self.next_seq += 1;
-        self.entries.push_back(entry);
+        if full {
+            if let Some(old) = self.entries.get_mut(self.oldest) {
+                *old = entry;
+            }
+            self.oldest = (self.oldest + 1) % self.capacity;
+        } else {
+            self.entries.push(entry);
+        }
         if self.entries.len() == self.capacity {
-            // The next exchange lets go of the oldest entry and packs into its buffer.
-            if let Some(next) = self.entries.front() {
+            // The next exchange replaces the oldest entry and packs into its buffer.
+            if let Some(next) = self.entries.get(self.oldest) {
                 crate::prefetch::prefetch(next);
                 crate::prefetch::prefetch(next.text.0.as_slice());
             }
         }
     }
 
+    /// The entries, oldest first.
+    fn in_order(&self) -> impl Iterator<Item = &Raw> {
+        let (newer, older) = self.entries.split_at(self.oldest);
+        older.iter().chain(newer)
+    }
+
     pub fn entries(&self) -> Vec<JournalEntry> {
-        self.entries.iter().map(Raw::entry).collect()
+        self.in_order().map(Raw::entry).collect()
     }
 
     /// Entries with `seq > after`.
     pub fn since(&self, after: u64) -> Vec<JournalEntry> {
-        self.entries
-            .iter()
+        self.in_order()
             .filter(|e| e.seq > after)
             .map(Raw::entry)
             .collect()
@@ -379,6 +395,7 @@ impl Journal {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.oldest = 0;
         self.next_seq = 1;
     }
 }
