@@ -721,6 +721,32 @@ mod tests {
     }
 
     #[test]
+    fn a_full_ring_writes_each_new_entry_where_the_oldest_was() {
+        let mut j = Journal::new(3);
+        let resp = HttpResponse::new(200);
+        // Twice round: the first entry's buffer was sized before any exchange was seen, and grows once.
+        for n in 1..=6 {
+            record(&mut j, &HttpRequest::new("GET", &format!("/{n}")), &resp);
+        }
+        let slots = j.entries.as_ptr();
+        for n in 7..=11_u64 {
+            let oldest = j.oldest;
+            let buffer = j.entries[oldest].text.0.as_ptr();
+            record(&mut j, &HttpRequest::new("GET", &format!("/{n}")), &resp);
+            assert_eq!(j.entries.as_ptr(), slots, "entry {n}: the ring moved");
+            assert_eq!(
+                j.entries[oldest].seq, n,
+                "entry {n} is not where the oldest was"
+            );
+            assert_eq!(
+                j.entries[oldest].text.0.as_ptr(),
+                buffer,
+                "entry {n} is not packed into the oldest's buffer"
+            );
+        }
+    }
+
+    #[test]
     fn the_ring_drops_the_oldest_entries_and_reuses_their_buffers() {
         let mut j = Journal::new(2);
         let resp = HttpResponse::new(200);
