@@ -311,10 +311,11 @@ impl Journal {
             KeptBody::Packed => &req.body,
             _ => &[],
         };
-        let full = self.entries.len() == self.capacity;
-        let mut packed = match self.entries.get_mut(self.oldest) {
+        // Once the ring is full, the new entry takes the oldest's slot, and its buffer.
+        let replaced = (self.entries.len() == self.capacity).then_some(self.oldest);
+        let mut packed = match replaced.and_then(|i| self.entries.get_mut(i)) {
             // A buffer grown by a large body is let go rather than kept at that size.
-            Some(old) if full && old.text.0.capacity() <= REUSED_BUFFER_MAX => {
+            Some(old) if old.text.0.capacity() <= REUSED_BUFFER_MAX => {
                 std::mem::take(&mut old.text)
             }
             _ => Packed::default(),
@@ -350,13 +351,12 @@ impl Journal {
             fault: x.fault,
         };
         self.next_seq += 1;
-        if full {
-            if let Some(old) = self.entries.get_mut(self.oldest) {
+        match replaced.and_then(|i| self.entries.get_mut(i)) {
+            Some(old) => {
                 *old = entry;
+                self.oldest = (self.oldest + 1) % self.capacity;
             }
-            self.oldest = (self.oldest + 1) % self.capacity;
-        } else {
-            self.entries.push(entry);
+            None => self.entries.push(entry),
         }
         if self.entries.len() == self.capacity {
             // The next exchange replaces the oldest entry and packs into its buffer.
