@@ -109,8 +109,9 @@ pub struct Engine {
     finished: ByEnd,
     ids: Ids,
     limits: RateLimits,
-    /// Where an operation id is put together before it is encoded (kept to reuse its buffer).
+    /// Where an operation id is put together, and encoded (kept to reuse their buffers).
     id_scratch: String,
+    id_encoded: String,
     /// By service index: the resource the service's last finished operation kept, which the next one
     /// shares when the resource has not changed (see [`ServiceResult`]). Reset by `reindex`.
     last_results: Vec<Option<Arc<Service>>>,
@@ -268,6 +269,7 @@ impl Engine {
             ids,
             limits: RateLimits::default(),
             id_scratch: String::new(),
+            id_encoded: String::new(),
             last_results: Vec::new(),
             last_backups: Vec::new(),
             texts: RepeatedTexts::default(),
@@ -1162,7 +1164,7 @@ impl Engine {
     ) -> Arc<str> {
         let svc = &self.world.services[service_index];
         // A loaded world (PUT /_armsim/state) may hold ids this generator will hand out again: skip them.
-        let (id, key) = loop {
+        let key = loop {
             // `{region}:{name}_{Kind}_{8 hex digits}`, base64: made in one buffer, encoded into another.
             let raw = &mut self.id_scratch;
             raw.clear();
@@ -1171,19 +1173,20 @@ impl Engine {
                 raw.push_str(part);
             }
             let counter = self.ids.push_operation_suffix(raw);
-            let mut id = String::with_capacity(raw.len().div_ceil(3) * 4);
+            let id = &mut self.id_encoded;
+            id.clear();
             base64::Engine::encode_string(
                 &base64::engine::general_purpose::STANDARD,
                 raw.as_bytes(),
-                &mut id,
+                id,
             );
             // An id armsim made is filed under its counter (engine/operations.rs).
-            if self.operations.find_keyed(counter, &id).is_none() {
-                break (id, counter);
+            if self.operations.find_keyed(counter, id).is_none() {
+                break counter;
             }
         };
-        // One shared copy of the id is the operation's, keys it and queues it.
-        let shared: Arc<str> = Arc::from(id.as_str());
+        // One shared copy of the id is the operation's, keys it, queues it and holds the service.
+        let shared: Arc<str> = Arc::from(self.id_encoded.as_str());
         let behaviour = &self.world.behaviour;
         let mut duration = match kind {
             OperationKind::Backup => behaviour.durations.backup,
@@ -1227,7 +1230,7 @@ impl Engine {
             self.deadlines.push(end, slot);
         }
         let svc = &mut self.world.services[service_index];
-        svc.running_operation = Some(id);
+        svc.running_operation = Some(shared.clone());
         if kind != OperationKind::Create {
             set_text(&mut svc.provisioning_state, "Updating");
         }
@@ -1260,7 +1263,9 @@ impl Engine {
         };
         if let Some(i) = index {
             let svc = &mut self.world.services[i];
-            if svc.running_operation.as_deref() == Some(&*op.id) {
+            // The operation's own id when it still holds the service: the same allocation, which
+            // `Arc`'s equality finds without comparing the text.
+            if svc.running_operation.as_ref() == Some(&op.id) {
                 svc.running_operation = None;
             }
             svc.target_provisioning_state.clear();

@@ -223,8 +223,10 @@ pub struct Service {
     #[serde(default)]
     pub target_provisioning_state: String,
     /// The operation that holds the service, if any.
+    // Its id, the operation's own allocation (`Arc`'s equality finds it without comparing the text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub running_operation: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub running_operation: Option<Arc<str>>,
 }
 
 impl Service {
