@@ -1318,7 +1318,8 @@ impl Engine {
                 match container {
                     Some(c) => {
                         c.blobs.put(Blob {
-                            name: target.blob.to_string(),
+                            // Not `to_string`, which for an `Arc<str>` goes through `Display`.
+                            name: String::from(&*target.blob),
                             created_at: Some(at),
                             age: None,
                             backup: Some(payload),
