@@ -701,7 +701,7 @@ pub struct Operation {
     pub forced_success: bool,
     /// Backup: where to write. Restore: where the backup was read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<BlobTarget>,
+    pub target: Option<Arc<BlobTarget>>,
     /// Backup: the snapshot taken at the start. Restore: the backup read at the start. Taken when the
     /// operation ends; its configuration is shared (see [`BackupObject`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
