@@ -239,7 +239,7 @@ impl RequestFacts {
         let world = engine.world();
         let mut facts = RequestFacts {
             route: route.name().to_string(),
-            method: req.method.clone(),
+            method: req.method().to_string(),
             ..Self::default()
         };
         let group_region =

@@ -288,14 +288,13 @@ impl hyper::body::Body for CutBody {
 
 async fn answer(sim: &Simulator, req: hyper::Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = HttpRequest::new(parts.method.as_str(), path_and_query);
+    let uri = parts.uri.into_parts();
+    let mut request = HttpRequest::served(&parts.method, uri.path_and_query);
     request.headers = parts.headers;
     if !request.headers.contains_key(hyper::header::HOST) {
         // HTTP/2 sends the host as `:authority`, which hyper keeps in the URI.
-        if let Some(host) = parts
-            .uri
-            .authority()
+        if let Some(host) = uri
+            .authority
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         {
             request.headers.insert(hyper::header::HOST, host);

@@ -329,7 +329,7 @@ impl Simulator {
         let mut g = self.lock();
         let now = g.clock.now();
         g.engine.settle(now);
-        let route = Route::parse(&req.path);
+        let route = Route::parse(req.path());
         let known = KnownHeaders::of(&req.headers);
         let mut route_name = route.as_ref().map(Route::name).unwrap_or("admin");
         let facts = route
@@ -434,8 +434,8 @@ impl Simulator {
     }
 
     fn admin_inner(&self, route: AdminRoute, req: &HttpRequest) -> Result<HttpResponse, ArmError> {
-        let method = req.method.as_str();
-        let wrong = || ArmError::method_not_allowed(method, &req.path);
+        let method = req.method();
+        let wrong = || ArmError::method_not_allowed(method, req.path());
         match (route, method) {
             (AdminRoute::Health, "GET") => Ok(HttpResponse::json(
                 200,
@@ -605,9 +605,9 @@ struct Ctx<'a, 'g> {
 
 impl Ctx<'_, '_> {
     fn arm(&mut self, route: &Route) -> Result<HttpResponse, ArmError> {
-        let method = self.req.method.as_str();
+        let method = self.req.method();
         if *route == Route::Other {
-            return Err(ArmError::no_route(method, &self.req.path));
+            return Err(ArmError::no_route(method, self.req.path()));
         }
         if *route == Route::MetadataEndpoints {
             return Ok(HttpResponse::json(200, &metadata_endpoints(&self.base)));
@@ -656,7 +656,7 @@ impl Ctx<'_, '_> {
         let body = body.as_ref();
         let now = self.now;
         let e = &mut self.g.engine;
-        let wrong = || Err(ArmError::method_not_allowed(method, &self.req.path));
+        let wrong = || Err(ArmError::method_not_allowed(method, self.req.path()));
         let ok = |v: Value| Ok(HttpResponse::json(200, &v));
         match (route, method) {
             (Route::Subscriptions, "GET") => {
@@ -994,7 +994,7 @@ fn decorate(
         _ => None,
     };
     if let Some(sub) = subscription {
-        let write = req.method != "GET";
+        let write = req.method() != "GET";
         let left = g.engine.take_rate_limit(sub, write, now);
         let name = if write {
             names::WRITES_LEFT

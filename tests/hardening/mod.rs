@@ -659,7 +659,7 @@ proptest! {
     fn every_raw_request_gets_an_arm_shaped_answer(requests in proptest::collection::vec(raw_request(), 1..6)) {
         let sim = crate::common::sim();
         for r in requests {
-            let shown = format!("{} {}?{}", r.method, r.path, r.query);
+            let shown = format!("{} {}?{}", r.method(), r.path(), r.query());
             let resp = sim.handle(r);
             prop_assert!((100..600).contains(&resp.status), "{shown}: status {}", resp.status);
             if resp.status >= 400 {

@@ -1936,8 +1936,14 @@ mod tests {
             (Some(x), Some(y)) => Arc::ptr_eq(x, y),
             _ => false,
         };
-        assert!(same_target(&first, &second), "the same target, shared whole");
-        assert!(!same_target(&second, &other), "another blob name, another target");
+        assert!(
+            same_target(&first, &second),
+            "the same target, shared whole"
+        );
+        assert!(
+            !same_target(&second, &other),
+            "another blob name, another target"
+        );
         let shared = |a: &Operation, b: &Operation| -> Vec<bool> {
             texts(a)
                 .iter()

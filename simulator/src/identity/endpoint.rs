@@ -131,7 +131,7 @@ impl Identity {
     /// `organizations`) and returns `None` for every other path. `base_url` is how clients reach armsim
     /// (`https://127.0.0.1:8443`); every URL in the documents starts with it.
     pub fn handle(&self, req: &HttpRequest, base_url: &str, clock: &Clock) -> Option<HttpResponse> {
-        let (tenant_segment, route) = parse(&req.path)?;
+        let (tenant_segment, route) = parse(req.path())?;
         let trace_id = self.next_id();
         let correlation_id = req
             .header_value("client-request-id")
@@ -165,7 +165,7 @@ impl Identity {
         route: &Route,
         ctx: &Ctx<'_>,
     ) -> Result<HttpResponse, AadError> {
-        if !req.method.eq_ignore_ascii_case(route.method()) {
+        if !req.method().eq_ignore_ascii_case(route.method()) {
             return Err(AadError::new(
                 400,
                 "invalid_request",
@@ -173,7 +173,7 @@ impl Identity {
                 format!(
                     "The endpoint only accepts {} requests. Received a {} request.",
                     route.method(),
-                    req.method
+                    req.method()
                 ),
             ));
         }
