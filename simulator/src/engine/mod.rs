@@ -97,7 +97,7 @@ pub struct Engine {
     /// `subscription/resourceGroup/name` (lower case) → position in `world.services`: lookups stay
     /// O(1) in worlds of thousands of services, whose keys share a long prefix. Rebuilt whenever
     /// services are added or removed.
-    service_at: HashMap<String, usize>,
+    service_at: HashMap<Box<[u8]>, usize>,
     /// In reused slots, found by id through a hash table: a manual clock keeps every operation, a POST
     /// storm makes hundreds of thousands whose ids share a long prefix (which made ordered lookups the
     /// POST's largest cost), and serve forgets the oldest finished one on every new one (see
@@ -280,33 +280,30 @@ impl Engine {
         Ok(engine)
     }
 
-    fn service_key(sub: &str, rg: &str, name: &str) -> String {
-        Self::with_service_key(sub, rg, name, str::to_string)
+    fn service_key(sub: &str, rg: &str, name: &str) -> Box<[u8]> {
+        Self::with_service_key(sub, rg, name, |key| key.into())
     }
 
-    /// Calls `f` with `subscription/resourceGroup/name` in lower case, built on the stack when it fits:
-    /// every request on a service and every operation's end looks one up.
-    fn with_service_key<T>(sub: &str, rg: &str, name: &str, f: impl FnOnce(&str) -> T) -> T {
+    /// Calls `f` with `subscription/resourceGroup/name` in ASCII lower case, built on the stack when it
+    /// fits: every request on a service and every operation's end looks one up. As bytes: a key is only
+    /// hashed and compared, and making it text again was a UTF-8 check (120 instructions) a lookup.
+    fn with_service_key<T>(sub: &str, rg: &str, name: &str, f: impl FnOnce(&[u8]) -> T) -> T {
         let mut buf = [0u8; 160];
         let len = sub.len() + rg.len() + name.len() + 2;
-        let on_stack = (len <= buf.len()).then(|| {
-            let mut at = 0;
-            for (i, part) in [sub, rg, name].into_iter().enumerate() {
-                if i > 0 {
-                    buf[at] = b'/';
-                    at += 1;
-                }
-                buf[at..at + part.len()].copy_from_slice(part.as_bytes());
-                at += part.len();
-            }
-            buf[..len].make_ascii_lowercase();
-            // Lower-casing ASCII bytes keeps UTF-8 valid: this is never `None` for a key that fits.
-            std::str::from_utf8(&buf[..len]).ok()
-        });
-        match on_stack.flatten() {
-            Some(key) => f(key),
-            None => f(&[sub, rg, name].join("/").to_ascii_lowercase()),
+        if len > buf.len() {
+            return f([sub, rg, name].join("/").to_ascii_lowercase().as_bytes());
         }
+        let mut at = 0;
+        for (i, part) in [sub, rg, name].into_iter().enumerate() {
+            if i > 0 {
+                buf[at] = b'/';
+                at += 1;
+            }
+            buf[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        buf[..len].make_ascii_lowercase();
+        f(&buf[..len])
     }
 
     /// Rebuilds `service_at` after services were added or removed.
@@ -2026,7 +2023,7 @@ mod tests {
         let long = "r".repeat(200);
         for (sub, rg, name) in [("SUB", "Contoso-DR", "Apim-É"), ("s", long.as_str(), "n")] {
             let expected = format!("{sub}/{rg}/{name}").to_ascii_lowercase();
-            assert_eq!(Engine::service_key(sub, rg, name), expected);
+            assert_eq!(*Engine::service_key(sub, rg, name), *expected.as_bytes());
         }
     }
 }
