@@ -956,25 +956,30 @@ fn decorate(
     resp.set(header::CACHE_CONTROL, NO_CACHE);
     resp.set(header::PRAGMA, NO_CACHE);
     resp.set(header::EXPIRES, EXPIRES);
-    resp.set_text(names::REQUEST_ID, g.engine.ids().guid());
+    resp.set_bytes(
+        names::REQUEST_ID,
+        Bytes::copy_from_slice(&g.engine.ids().guid_bytes()),
+    );
     // The caller's correlation id is echoed when it is a sensible one; otherwise ARM makes one up.
     let echoed = known
         .correlation_id
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .and_then(|v| Some((v, std::str::from_utf8(v.as_bytes()).ok()?)));
-    let made_up = match echoed {
-        Some(_) => String::new(),
-        None => g.engine.ids().guid(),
+        .filter(|v| !v.is_empty() && v.len() <= 128 && std::str::from_utf8(v.as_bytes()).is_ok());
+    let made_up;
+    let correlation = match echoed {
+        Some(value) => {
+            resp.set(names::CORRELATION_ID, value.clone());
+            value.as_bytes()
+        }
+        None => {
+            made_up = g.engine.ids().guid_bytes();
+            resp.set_bytes(names::CORRELATION_ID, Bytes::copy_from_slice(&made_up));
+            &made_up
+        }
     };
     let (date, compact) = g.dates.at(now);
     let date = date.cloned();
-    let correlation = echoed.map_or(made_up.as_str(), |(_, text)| text);
-    let routing = ["WESTUS:", compact, ":", correlation].concat();
-    match echoed {
-        Some((value, _)) => resp.set(names::CORRELATION_ID, value.clone()),
-        None => resp.set_text(names::CORRELATION_ID, made_up),
-    }
-    resp.set_text(names::ROUTING_ID, routing);
+    let routing = [b"WESTUS:", compact.as_bytes(), b":", correlation].concat();
+    resp.set_bytes(names::ROUTING_ID, Bytes::from(routing));
     let subscription = match route {
         Route::Subscription { subscription }
         | Route::ResourceGroups { subscription }

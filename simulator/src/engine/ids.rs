@@ -58,21 +58,27 @@ impl Ids {
         counter
     }
 
-    /// A version-4-shaped GUID. Two of these are made for every answer, so they are written digit by
-    /// digit rather than through `format!`.
+    /// A version-4-shaped GUID.
     pub fn guid(&mut self) -> String {
+        String::from_utf8_lossy(&self.guid_bytes()).into_owned()
+    }
+
+    /// [`Ids::guid`] as its ASCII bytes: two are made for every answer, as header values, which take
+    /// bytes. Its digits are made eight at a time ([`hex8`]), not pushed one by one onto a `String`.
+    pub fn guid_bytes(&mut self) -> [u8; 36] {
         let a = self.next_u64();
         let b = self.next_u64();
-        let mut out = String::with_capacity(36);
-        push_hex(&mut out, a >> 32, 8);
-        out.push('-');
-        push_hex(&mut out, (a >> 16) & 0xffff, 4);
-        out.push_str("-4");
-        push_hex(&mut out, a & 0x0fff, 3);
-        out.push('-');
-        push_hex(&mut out, ((b >> 48) & 0x3fff) | 0x8000, 4);
-        out.push('-');
-        push_hex(&mut out, b & 0xffff_ffff_ffff, 12);
+        let (a_hi, a_lo) = (hex8((a >> 32) as u32), hex8(a as u32));
+        // The variant's two bits (10) over b's top 14.
+        let b_hi = hex8(((b >> 32) as u32 & 0x3fff_ffff) | 0x8000_0000);
+        let b_lo = hex8(b as u32);
+        let mut out = *b"00000000-0000-4000-0000-000000000000";
+        out[..8].copy_from_slice(&a_hi);
+        out[9..13].copy_from_slice(&a_lo[..4]);
+        out[15..18].copy_from_slice(&a_lo[5..]);
+        out[19..23].copy_from_slice(&b_hi[..4]);
+        out[24..28].copy_from_slice(&b_hi[4..]);
+        out[28..].copy_from_slice(&b_lo);
         out
     }
 
@@ -114,6 +120,18 @@ pub fn operation_counter(suffix: u32) -> u32 {
     x ^ (x >> 16)
 }
 
+/// The eight hex digits of `v`, lower case, most significant first, made together in one `u64`: each
+/// nibble spread into a byte of its own, then `'0'` added to each byte, and the further 39 that takes
+/// a nibble above 9 to `'a'`.
+fn hex8(v: u32) -> [u8; 8] {
+    let mut x = u64::from(v);
+    x = (x | x << 16) & 0x0000_ffff_0000_ffff;
+    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff;
+    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f;
+    let above_nine = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + above_nine * 39).to_be_bytes()
+}
+
 /// Appends the low `digits` hex digits of `v`, lower case, zero-padded.
 fn push_hex(out: &mut String, v: u64, digits: u32) {
     for i in (0..digits).rev() {
@@ -137,6 +155,17 @@ mod tests {
         assert_eq!(a.storage_key().len(), 88);
     }
 
+    fn v_for_hex8(seed: u64) -> u32 {
+        // Every nibble from 0 to f in some position, and the edges.
+        match seed {
+            0 => 0,
+            1 => u32::MAX,
+            2 => 0x0123_4567,
+            3 => 0x89ab_cdef,
+            _ => mix(seed) as u32,
+        }
+    }
+
     #[test]
     fn hand_written_hex_matches_the_format_macro() {
         for seed in 0..200 {
@@ -151,6 +180,10 @@ mod tests {
                 b & 0xffff_ffff_ffff
             );
             assert_eq!(ids.guid(), expected);
+            assert_eq!(
+                hex8(v_for_hex8(seed)),
+                *format!("{:08x}", v_for_hex8(seed)).as_bytes()
+            );
             let (mut hex, v) = (String::new(), raw.next_u64());
             push_hex(&mut hex, v & 0xffff_ffff, 8);
             assert_eq!(hex, format!("{:08x}", v as u32));

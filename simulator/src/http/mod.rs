@@ -278,6 +278,14 @@ impl HttpResponse {
         }
     }
 
+    /// Sets a header to bytes armsim made (an id), moving them rather than copying them.
+    pub fn set_bytes(&mut self, name: HeaderName, value: Bytes) {
+        match HeaderValue::from_maybe_shared(value) {
+            Ok(v) => self.set(name, v),
+            Err(_) => tracing::warn!(header = %name, "left out a header with an invalid value"),
+        }
+    }
+
     /// Sets a header by name and text, replacing any with the same (case-insensitive) name. A name or
     /// value HTTP forbids (only possible from a fault plan's text, which is checked when read) is left
     /// out with a warning rather than failing the whole answer.
