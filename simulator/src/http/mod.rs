@@ -272,10 +272,7 @@ impl HttpResponse {
 
     /// Sets a header to text armsim made (an id, a URL), moving it rather than copying it.
     pub fn set_text(&mut self, name: HeaderName, value: String) {
-        match HeaderValue::from_maybe_shared(Bytes::from(value)) {
-            Ok(v) => self.set(name, v),
-            Err(_) => tracing::warn!(header = %name, "left out a header with an invalid value"),
-        }
+        self.set_bytes(name, Bytes::from(value));
     }
 
     /// Sets a header to bytes armsim made (an id), moving them rather than copying them.
