@@ -24,7 +24,7 @@ use crate::arm::{region, wire};
 use crate::clock::Timestamp;
 use crate::http::route::{ServiceRef, StorageRef};
 use action_body::{ActionBody, Member};
-use ids::Ids;
+use ids::{IdStem, Ids};
 use model::*;
 use operations::{Operations, Slot};
 
@@ -109,8 +109,9 @@ pub struct Engine {
     finished: ByEnd,
     ids: Ids,
     limits: RateLimits,
-    /// Where an operation id is put together, and encoded (kept to reuse their buffers).
-    id_scratch: String,
+    /// The last operation id's stem, which the next of the same service and kind starts with, and
+    /// where an id is written (kept to reuse its buffer).
+    id_stem: IdStem,
     id_encoded: String,
     /// By service index: the resource the service's last finished operation kept, which the next one
     /// shares when the resource has not changed (see [`ServiceResult`]). Reset by `reindex`.
@@ -270,7 +271,7 @@ impl Engine {
             finished,
             ids,
             limits: RateLimits::default(),
-            id_scratch: String::new(),
+            id_stem: IdStem::default(),
             id_encoded: String::new(),
             last_results: Vec::new(),
             last_backups: Vec::new(),
@@ -1162,25 +1163,18 @@ impl Engine {
         fill: impl FnOnce(&mut Operation),
     ) -> Arc<str> {
         let svc = &self.world.services[service_index];
+        // `{region}:{name}_{Kind}_{8 hex digits}`, base64.
+        self.id_stem.set(&svc.location, &r.name, kind.id_word());
         // A loaded world (PUT /_armsim/state) may hold ids this generator will hand out again: skip them.
         let key = loop {
-            // `{region}:{name}_{Kind}_{8 hex digits}`, base64: made in one buffer, encoded into another.
-            let raw = &mut self.id_scratch;
-            raw.clear();
-            region::push_canonical(raw, &svc.location);
-            for part in [":", &r.name, "_", kind.id_word(), "_"] {
-                raw.push_str(part);
-            }
-            let counter = self.ids.push_operation_suffix(raw);
-            let id = &mut self.id_encoded;
-            id.clear();
-            base64::Engine::encode_string(
-                &base64::engine::general_purpose::STANDARD,
-                raw.as_bytes(),
-                id,
-            );
+            let (counter, suffix) = self.ids.next_operation_suffix();
+            self.id_stem.write_id(&suffix, &mut self.id_encoded);
             // An id armsim made is filed under its counter (engine/operations.rs).
-            if self.operations.find_keyed(counter, id).is_none() {
+            if self
+                .operations
+                .find_keyed(counter, &self.id_encoded)
+                .is_none()
+            {
                 break counter;
             }
         };

@@ -151,7 +151,7 @@ impl Operations {
     }
 
     /// As [`Self::find`], for an id whose key the caller has: the counter of an id it just made
-    /// ([`super::ids::Ids::push_operation_suffix`]), which spares reading it back from the id's text.
+    /// ([`super::ids::Ids::next_operation_suffix`]), which spares reading it back from the id's text.
     pub(super) fn find_keyed(&self, key: u32, id: &str) -> Option<Slot> {
         debug_assert_eq!(key, self.key(id), "{id} is filed under another key");
         self.by_id
