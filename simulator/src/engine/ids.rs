@@ -97,8 +97,7 @@ impl Ids {
 /// is their encoding followed by that of the one or two bytes left over and the suffix. The next
 /// operation of the same service and kind (a POST storm's, a DR drill's backups) then neither
 /// canonicalises the region nor encodes the stem again: 420 of the instructions a backup POST spends
-/// inside `handle` (callgrind,
-/// bench/README.md).
+/// inside `handle` (callgrind, bench/README.md).
 #[derive(Debug, Default)]
 pub struct IdStem {
     /// What the stem was made from, as given.
