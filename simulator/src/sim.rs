@@ -843,6 +843,10 @@ impl Ctx<'_, '_> {
     }
 
     fn check_content_type(&self) -> Result<(), ArmError> {
+        // The spelling nearly every client sends, compared as bytes before anything is decoded.
+        if self.known.content_type.map(HeaderValue::as_bytes) == Some(b"application/json") {
+            return Ok(());
+        }
         match self.known.content_type.and_then(text) {
             Some(ct) if !self.req.body.is_empty() => {
                 if crate::http::is_json_media_type(ct) {
