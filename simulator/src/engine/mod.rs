@@ -1356,9 +1356,8 @@ impl Engine {
                 });
                 match container {
                     Some(c) => {
-                        c.blobs.put(Blob {
-                            // Not `to_string`, which for an `Arc<str>` goes through `Display`.
-                            name: String::from(&*target.blob),
+                        c.blobs.put_named(&target.blob, |name| Blob {
+                            name,
                             created_at: Some(at),
                             age: None,
                             backup: Some(payload),

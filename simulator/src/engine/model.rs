@@ -424,6 +424,16 @@ impl Blobs {
         self.0.get(name)
     }
 
+    /// Writes the blob `make` makes from its name, `name`: in place of the one of that name if there is
+    /// one, whose name (the map's key aside) it takes over. A backup rewriting its blob, as a storm's
+    /// and a drill's repeated backups do, then allocates no name, nor frees the old one.
+    pub fn put_named(&mut self, name: &str, make: impl FnOnce(String) -> Blob) {
+        match self.0.get_mut(name) {
+            Some(kept) => *kept = make(std::mem::take(&mut kept.name)),
+            None => self.put(make(name.to_owned())),
+        }
+    }
+
     /// Writes `blob`, in place of the one of its name if there is one.
     pub fn put(&mut self, blob: Blob) {
         match self.0.get_mut(&blob.name) {
@@ -859,8 +869,9 @@ mod tests {
             Some("again")
         );
         let mut blobs = read;
-        blobs.put(blob("a-2026-12-08", "rewritten"));
-        blobs.put(blob("c", "new"));
+        // Rewritten in place under the name it had, and written anew.
+        blobs.put_named("a-2026-12-08", |name| blob(&name, "rewritten"));
+        blobs.put_named("c", |name| blob(&name, "new"));
         assert_eq!(blobs.get("missing"), None);
         let written = serde_json::to_value(&blobs).expect("serializes");
         assert_eq!(
