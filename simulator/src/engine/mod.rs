@@ -359,15 +359,13 @@ impl Engine {
 
     /// Rebuilds `service_at` after services were added or removed.
     fn reindex(&mut self) {
+        let by_key = self.world.services.iter().enumerate();
+        let by_key = by_key.map(|(i, s)| {
+            let key = Self::service_key(&s.subscription, &s.resource_group, &s.name);
+            (key, i)
+        });
         self.service_at = ServiceAt {
-            by_key: (self.world.services.iter().enumerate())
-                .map(|(i, s)| {
-                    (
-                        Self::service_key(&s.subscription, &s.resource_group, &s.name),
-                        i,
-                    )
-                })
-                .collect(),
+            by_key: by_key.collect(),
             last: Default::default(),
         };
         self.last_results.clear();
@@ -1287,7 +1285,9 @@ impl Engine {
         let Some(op) = self.operations.at_mut(slot) else {
             return;
         };
-        let index = (self.service_at).find(&op.subscription, &op.resource_group, &op.service);
+        let index = self
+            .service_at
+            .find(&op.subscription, &op.resource_group, &op.service);
         let outcome = match (index, op.planned_failure.clone()) {
             (None, _) => Err(Box::new(FailureSpec {
                 status: 500,
