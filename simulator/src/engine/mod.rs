@@ -92,55 +92,62 @@ impl RateLimits {
     }
 }
 
+/// What a lookup last found, and the texts it was asked with, kept as they were spelled: the next
+/// lookup nearly always repeats them (a backup POST and its backup's end name one service, a client's
+/// polls one group), and comparing them as they stand answers it before the lookup's own work, which
+/// lower-cases, hashes or scans. Only what was found is kept, and only where a find stays true until
+/// the owner starts afresh. Behind a `RefCell` because lookups take `&self`; were it ever borrowed
+/// already, the lookup does its own work.
+#[derive(Debug)]
+struct LastFound<const N: usize, T>(std::cell::RefCell<Option<([String; N], T)>>);
+
+impl<const N: usize, T> Default for LastFound<N, T> {
+    fn default() -> Self {
+        Self(std::cell::RefCell::new(None))
+    }
+}
+
+impl<const N: usize, T: Copy> LastFound<N, T> {
+    /// What `find` finds for `texts`: the kept value when they are the kept texts, else `find`'s,
+    /// kept with them when it finds something.
+    fn get_or(&self, texts: [&str; N], find: impl FnOnce() -> Option<T>) -> Option<T> {
+        if let Ok(last) = self.0.try_borrow() {
+            if let Some((kept, found)) = &*last {
+                if kept.iter().zip(texts).all(|(k, t)| k == t) {
+                    return Some(*found);
+                }
+            }
+        }
+        let found = find()?;
+        if let Ok(mut last) = self.0.try_borrow_mut() {
+            let (kept, value) =
+                last.get_or_insert_with(|| (std::array::from_fn(|_| String::new()), found));
+            for (k, t) in kept.iter_mut().zip(texts) {
+                k.clear();
+                k.push_str(t);
+            }
+            *value = found;
+        }
+        Some(found)
+    }
+}
+
 /// `subscription/resourceGroup/name` (lower case) → position in `world.services`: lookups stay O(1) in
 /// worlds of thousands of services, whose keys share a long prefix. The last service found is kept
-/// by the spelling it was asked for, which the next lookup nearly always repeats (a backup POST and
-/// the backup's end, a drill's or a storm's next POST): compared as it stands, it spares making the
-/// key in lower case and hashing it, 480 of the instructions a backup POST spends inside `handle`
-/// (callgrind, bench/README.md).
+/// by its spelling ([`LastFound`]), which spares making the key in lower case and hashing it: 480 of
+/// the instructions a backup POST spends inside `handle` (callgrind, bench/README.md). Both are
+/// rebuilt whenever services are added or removed.
 #[derive(Debug, Default)]
 struct ServiceAt {
     by_key: HashMap<Box<[u8]>, usize>,
-    last: std::cell::RefCell<LastService>,
-}
-
-#[derive(Debug, Default)]
-struct LastService {
-    subscription: String,
-    resource_group: String,
-    name: String,
-    index: Option<usize>,
+    last: LastFound<3, usize>,
 }
 
 impl ServiceAt {
     fn find(&self, sub: &str, rg: &str, name: &str) -> Option<usize> {
-        // Never borrowed elsewhere; were it, the map alone still answers.
-        let Ok(mut guard) = self.last.try_borrow_mut() else {
-            return self.by_key_of(sub, rg, name);
-        };
-        let last = &mut *guard;
-        if let Some(index) = last.index {
-            if last.name == name && last.resource_group == rg && last.subscription == sub {
-                return Some(index);
-            }
-        }
-        let found = self.by_key_of(sub, rg, name);
-        if found.is_some() {
-            for (kept, text) in [
-                (&mut last.subscription, sub),
-                (&mut last.resource_group, rg),
-                (&mut last.name, name),
-            ] {
-                kept.clear();
-                kept.push_str(text);
-            }
-        }
-        last.index = found;
-        found
-    }
-
-    fn by_key_of(&self, sub: &str, rg: &str, name: &str) -> Option<usize> {
-        Engine::with_service_key(sub, rg, name, |key| self.by_key.get(key).copied())
+        self.last.get_or([sub, rg, name], || {
+            Engine::with_service_key(sub, rg, name, |key| self.by_key.get(key).copied())
+        })
     }
 }
 
@@ -171,12 +178,11 @@ pub struct Engine {
     last_backups: Vec<Option<Arc<BackupConfig>>>,
     /// The texts the last operation kept, which the next shares when they are equal.
     texts: RepeatedTexts,
-    /// The subscription and resource group `check_group` last found, as they were spelled: every poll
-    /// checks its group, nearly always the one before, and comparing the pair as it stands spares
-    /// scanning both lists case-insensitively (380 of the instructions a poll spends inside `handle`,
-    /// callgrind). Never stale: no request removes a group or a subscription, and a world replaced is
-    /// a new engine.
-    last_group: std::cell::RefCell<Option<(String, String)>>,
+    /// The subscription and resource group `check_group` last found ([`LastFound`]): every poll checks
+    /// its group, and the kept pair spares scanning both lists case-insensitively (380 of the
+    /// instructions a poll spends inside `handle`, callgrind). Never stale: no request removes a group
+    /// or a subscription, and a world replaced is a new engine.
+    last_group: LastFound<2, ()>,
 }
 
 /// The texts an operation keeps that the ones before it mostly had too (its service's subscription,
@@ -460,29 +466,17 @@ impl Engine {
     }
 
     fn check_group(&self, sub: &str, rg: &str) -> Result<(), ArmError> {
-        if let Ok(last) = self.last_group.try_borrow() {
-            if last.as_ref().is_some_and(|(s, g)| g == rg && s == sub) {
-                return Ok(());
-            }
+        let found = self.last_group.get_or([sub, rg], || {
+            self.check_subscription(sub).ok()?;
+            let groups = &self.world.resource_groups;
+            let this = |g: &&ResourceGroup| same(&g.subscription, sub) && same(&g.name, rg);
+            groups.iter().find(this).map(|_| ())
+        });
+        if found.is_some() {
+            return Ok(());
         }
         self.check_subscription(sub)?;
-        if self
-            .world
-            .resource_groups
-            .iter()
-            .any(|g| same(&g.subscription, sub) && same(&g.name, rg))
-        {
-            if let Ok(mut last) = self.last_group.try_borrow_mut() {
-                let (kept_sub, kept_rg) = last.get_or_insert_with(Default::default);
-                for (kept, text) in [(kept_sub, sub), (kept_rg, rg)] {
-                    kept.clear();
-                    kept.push_str(text);
-                }
-            }
-            Ok(())
-        } else {
-            Err(ArmError::resource_group_not_found(rg))
-        }
+        Err(ArmError::resource_group_not_found(rg))
     }
 
     /// The service `r` names; else the error for the first of its subscription, group and name that
