@@ -135,13 +135,12 @@ impl Identity {
             .filter(|h| !h.is_empty())
             .ok_or_else(|| ArmError::missing_authorization(tenant))?;
         let token = match memchr::memchr(b' ', header.as_bytes()).map(|at| header.split_at(at)) {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim_ascii().is_empty() =>
-            {
-                token.trim_ascii()
-            }
-            _ => return Err(ArmError::invalid_authorization_scheme(tenant)),
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim_ascii(),
+            _ => "",
         };
+        if token.is_empty() {
+            return Err(ArmError::invalid_authorization_scheme(tenant));
+        }
         match mode {
             AuthMode::Off => Ok(Cow::Borrowed(&self.anonymous)),
             AuthMode::Permissive => Ok(self.caller_unchecked(token)),
