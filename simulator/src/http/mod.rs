@@ -400,6 +400,9 @@ fn known_header(name: &str) -> Option<HeaderName> {
 /// Its `&` and `=` are found with the `memchr` crate: `str::split` and `split_once` set up a search
 /// for each, which costs more than a query's few bytes.
 pub fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, str>> {
+    if let Some(value) = first_pair_named(query, name) {
+        return Some(value);
+    }
     let mut rest = query;
     loop {
         let end = memchr::memchr(b'&', rest.as_bytes()).unwrap_or(rest.len());
@@ -413,6 +416,40 @@ pub fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, str>> {
         }
         rest = rest.get(end + 1..)?;
     }
+}
+
+/// The first pair's value when the pair's name is `name` as written, as in ARM's usual
+/// `api-version=…&…`; `None` tells the caller to search the whole query. A name with none of `%+=&` in
+/// it can only equal a pair's name that has nothing to decode and ends at the first `=`, so the first
+/// pair is found by one pass over the name and one over the value: the search's scans for `&` and `=`,
+/// for escapes in the name and its case-insensitive comparison took a served POST 540 instructions
+/// (callgrind), about 13 a byte for the comparison alone.
+fn first_pair_named<'q>(query: &'q str, name: &str) -> Option<Cow<'q, str>> {
+    let q = query.as_bytes();
+    let n = name.len();
+    if q.get(n) != Some(&b'=') {
+        return None;
+    }
+    for (&a, &b) in q.get(..n)?.iter().zip(name.as_bytes()) {
+        if (a != b && !a.eq_ignore_ascii_case(&b)) || matches!(a, b'%' | b'+' | b'=' | b'&') {
+            return None;
+        }
+    }
+    let value = q.get(n + 1..)?;
+    let mut escaped = false;
+    let end = value
+        .iter()
+        .position(|&b| {
+            escaped |= b == b'%' || b == b'+';
+            b == b'&'
+        })
+        .unwrap_or(value.len());
+    let value = query.get(n + 1..n + 1 + end)?;
+    Some(if escaped {
+        Cow::Owned(percent_decode(value))
+    } else {
+        Cow::Borrowed(value)
+    })
 }
 
 /// Splits and percent-decodes a query string.
@@ -583,6 +620,13 @@ mod tests {
         assert_eq!(query_param("a=1=2&&b=", "a").as_deref(), Some("1=2"));
         assert_eq!(query_param("a=1=2&&b=", "b").as_deref(), Some(""));
         assert_eq!(query_param("a=1", "b"), None);
+        // A first pair that reads as the name only before decoding, or only when split elsewhere.
+        assert_eq!(query_param("%61=1", "%61"), None);
+        assert_eq!(query_param("%61=1", "a").as_deref(), Some("1"));
+        assert_eq!(query_param("a=b=c", "a=b"), None);
+        assert_eq!(query_param("a&b=c", "a&b"), None);
+        assert_eq!(query_param("a+b=c", "a+b"), None);
+        assert_eq!(query_param("a+b=c", "a b").as_deref(), Some("c"));
         assert!(
             matches!(
                 query_param("api-version=2024-05-01", "api-version"),
@@ -599,6 +643,26 @@ mod tests {
             query in "[a=&%+2Dé-]{0,24}",
             name in "[a=%+2Dé-]{0,3}",
         ) {
+            let split = query.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                percent_decoded(k).eq_ignore_ascii_case(&name).then(|| percent_decoded(v))
+            });
+            proptest::prop_assert_eq!(query_param(&query, &name), split);
+        }
+
+        /// The same when the first pair is named `name` as written, in any case: the shortcut's case.
+        #[test]
+        fn a_first_pair_named_as_written_is_found_as_the_search_finds_it(
+            name in "[aB=&%+2Dé-]{0,4}",
+            upper in proptest::collection::vec(proptest::bool::ANY, 4),
+            rest in "[a=&%+2Dé-]{0,16}",
+        ) {
+            let written: String = name
+                .chars()
+                .zip(upper.iter().chain(std::iter::repeat(&false)))
+                .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+                .collect();
+            let query = format!("{written}={rest}");
             let split = query.split('&').find_map(|pair| {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 percent_decoded(k).eq_ignore_ascii_case(&name).then(|| percent_decoded(v))
