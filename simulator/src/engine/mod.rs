@@ -1477,22 +1477,26 @@ impl<'a> BackupParams<'a> {
                 "The request body must be a JSON object with storageAccount, containerName and backupName.",
             ));
         }
-        let field = |k: &str| -> Result<Option<Cow<'a, str>>, ArmError> {
-            match body.member(k) {
-                None | Some(Member::Null) => Ok(None),
-                Some(Member::Str(s)) if s.is_empty() => Ok(None),
-                Some(Member::Str(s)) => Ok(Some(s.clone())),
-                Some(Member::Other) => Err(ArmError::validation_error(&format!(
-                    "'{k}' must be a string."
-                ))),
-            }
+        // Each member by its field (looking one up by its JSON name compared the name with up to six
+        // texts, five times a POST), named in the message.
+        let field =
+            |member: &Option<Member<'a>>, k: &str| -> Result<Option<Cow<'a, str>>, ArmError> {
+                match member {
+                    None | Some(Member::Null) => Ok(None),
+                    Some(Member::Str(s)) if s.is_empty() => Ok(None),
+                    Some(Member::Str(s)) => Ok(Some(s.clone())),
+                    Some(Member::Other) => Err(ArmError::validation_error(&format!(
+                        "'{k}' must be a string."
+                    ))),
+                }
+            };
+        let required = |member: &Option<Member<'a>>, k: &str| -> Result<Cow<'a, str>, ArmError> {
+            field(member, k)?
+                .ok_or_else(|| ArmError::validation_error(&format!("'{k}' is required.")))
         };
-        let required = |k: &str| -> Result<Cow<'a, str>, ArmError> {
-            field(k)?.ok_or_else(|| ArmError::validation_error(&format!("'{k}' is required.")))
-        };
-        let storage_account = required("storageAccount")?;
-        let container = required("containerName")?;
-        let backup_name = required("backupName")?;
+        let storage_account = required(&body.storage_account, "storageAccount")?;
+        let container = required(&body.container_name, "containerName")?;
+        let backup_name = required(&body.backup_name, "backupName")?;
         let access = match body_rules(api_version) {
             BodyRules::Legacy => {
                 for k in ["accessType", "clientId"] {
@@ -1502,12 +1506,13 @@ impl<'a> BackupParams<'a> {
                         )));
                     }
                 }
-                Access::Key(required("accessKey")?)
+                Access::Key(required(&body.access_key, "accessKey")?)
             }
             BodyRules::AccessType => {
-                let kind = field("accessType")?.unwrap_or(Cow::Borrowed("AccessKey"));
+                let kind =
+                    field(&body.access_type, "accessType")?.unwrap_or(Cow::Borrowed("AccessKey"));
                 if kind.eq_ignore_ascii_case("AccessKey") {
-                    Access::Key(field("accessKey")?.ok_or_else(|| {
+                    Access::Key(field(&body.access_key, "accessKey")?.ok_or_else(|| {
                         ArmError::validation_error(
                             "'accessKey' is required when 'accessType' is 'AccessKey'.",
                         )
@@ -1515,7 +1520,7 @@ impl<'a> BackupParams<'a> {
                 } else if kind.eq_ignore_ascii_case("SystemAssignedManagedIdentity") {
                     Access::SystemIdentity
                 } else if kind.eq_ignore_ascii_case("UserAssignedManagedIdentity") {
-                    Access::UserIdentity(field("clientId")?.ok_or_else(|| {
+                    Access::UserIdentity(field(&body.client_id, "clientId")?.ok_or_else(|| {
                         ArmError::validation_error("'clientId' is required when 'accessType' is 'UserAssignedManagedIdentity'.")
                     })?)
                 } else {
