@@ -149,6 +149,8 @@ impl IdStem {
         let written = STANDARD
             .encode_slice(&tail[..n + 8], &mut encoded)
             .unwrap_or(0);
+        // Never short: the tail is at most ten bytes (a stem leaves at most two over).
+        debug_assert_eq!(written, (n + 8).div_ceil(3) * 4, "the id's tail was cut");
         out.push_str(std::str::from_utf8(&encoded[..written]).unwrap_or_default());
     }
 }
