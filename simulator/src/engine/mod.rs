@@ -282,8 +282,13 @@ impl ByEnd {
     }
 }
 
+/// Whether two ARM names are the same: ARM compares them case-insensitively. A name a client sends is
+/// nearly always spelled as the world spells it, so the exact comparison (a length check and `memcmp`)
+/// comes first; lowering both sides byte by byte is left for the rest. With the SKU and `accessType`
+/// checks going through it too, that took 682 instructions off a backup POST inside `handle`, and 191
+/// off a poll (callgrind, bench/README.md).
 fn same(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+    a == b || a.eq_ignore_ascii_case(b)
 }
 
 /// Replaces a state text in place: a service's states change on every operation, and their strings'
@@ -1511,15 +1516,15 @@ impl<'a> BackupParams<'a> {
             BodyRules::AccessType => {
                 let kind =
                     field(&body.access_type, "accessType")?.unwrap_or(Cow::Borrowed("AccessKey"));
-                if kind.eq_ignore_ascii_case("AccessKey") {
+                if same(&kind, "AccessKey") {
                     Access::Key(field(&body.access_key, "accessKey")?.ok_or_else(|| {
                         ArmError::validation_error(
                             "'accessKey' is required when 'accessType' is 'AccessKey'.",
                         )
                     })?)
-                } else if kind.eq_ignore_ascii_case("SystemAssignedManagedIdentity") {
+                } else if same(&kind, "SystemAssignedManagedIdentity") {
                     Access::SystemIdentity
-                } else if kind.eq_ignore_ascii_case("UserAssignedManagedIdentity") {
+                } else if same(&kind, "UserAssignedManagedIdentity") {
                     Access::UserIdentity(field(&body.client_id, "clientId")?.ok_or_else(|| {
                         ArmError::validation_error("'clientId' is required when 'accessType' is 'UserAssignedManagedIdentity'.")
                     })?)
@@ -1834,6 +1839,19 @@ fn normalize(w: &mut World, ids: &mut Ids, now: Timestamp) -> Result<(), String>
 mod tests {
     use super::*;
     use crate::arm::api_version::APIM_VERSIONS;
+
+    proptest::proptest! {
+        /// Two names are the same exactly when they are equal ignoring ASCII case, whichever way `same`
+        /// gets there: spelled alike, in other cases, or apart (non-ASCII letters compare as written).
+        #[test]
+        fn names_are_the_same_as_eq_ignore_ascii_case_says(
+            a in "[a-cA-Cé-]{0,4}",
+            b in "[a-cA-Cé-]{0,4}",
+        ) {
+            proptest::prop_assert_eq!(same(&a, &b), a.eq_ignore_ascii_case(&b));
+            proptest::prop_assert!(same(&a, &a.to_ascii_uppercase()));
+        }
+    }
 
     /// A named change to a service, for tests that try each.
     type Change = (&'static str, fn(&mut Service));

@@ -368,12 +368,12 @@ pub const SKUS: [&str; 9] = [
 pub fn sku_supports_backup(sku: &str) -> bool {
     ["Developer", "Basic", "Standard", "Premium", "Isolated"]
         .iter()
-        .any(|s| s.eq_ignore_ascii_case(sku))
+        .any(|s| super::same(s, sku))
 }
 
 /// The SKU spelled as the service spells it, if it is one.
 pub fn canonical_sku(sku: &str) -> Option<&'static str> {
-    SKUS.iter().copied().find(|s| s.eq_ignore_ascii_case(sku))
+    SKUS.iter().copied().find(|s| super::same(s, sku))
 }
 
 // ---- Storage --------------------------------------------------------------------------------------------
