@@ -88,21 +88,21 @@ wrkrun() {
 measure_round() {
     local round="$1" label="$2" mode="$3" bin="$4" results="$5" secs="$6" rps p50 p99 non2xx errors cpu
     # Each start gets its own name: `start` reads the endpoint from that name's ready file.
-    local name="r$round-$label-$mode-$RANDOM" args=()
+    local name="r$round-$label-$mode-$RANDOM" args=() key=""
     if [ "$mode" = floor ]; then
         start "$name" "$floor" 127.0.0.1:0
         args=("$ep/x")
     else
         start "$name" "$bin" serve --addr 127.0.0.1:0 --tls off --auth permissive --clock manual --world "$work/small.json"
-        export ARMSIM_KEY; ARMSIM_KEY="$(key_of "$ep")"
+        key="$(key_of "$ep")"
         if [ "$mode" = poll ]; then
             args=(-H 'Authorization: Bearer bench' "$(poll_target "$ep")")
         else
             args=(-s "$bench/lua/post.lua" "$ep$svc_path/contoso-apim/backup?api-version=2024-05-01")
         fi
     fi
-    taskset -c "$lcpu" wrk -t1 -c"$conns" -d"${WARMUP_SECONDS:-2}s" "${args[@]}" >/dev/null 2>&1 || true
-    read -r rps p50 p99 non2xx errors cpu < <(wrkrun "$name" -c"$conns" -d"${secs}s" "${args[@]}")
+    ARMSIM_KEY="$key" taskset -c "$lcpu" wrk -t1 -c"$conns" -d"${WARMUP_SECONDS:-2}s" "${args[@]}" >/dev/null 2>&1 || true
+    read -r rps p50 p99 non2xx errors cpu < <(ARMSIM_KEY="$key" wrkrun "$name" -c"$conns" -d"${secs}s" "${args[@]}")
     if [ "$non2xx" != 0 ] || [ "$errors" != 0 ]; then
         log "round $round, $label $mode: $non2xx non-2xx answers and $errors socket errors"
     fi
